@@ -1,0 +1,47 @@
+// `npm run build`: bundles each service into one self-contained ESM file (dist/<service>/server.mjs), so the
+// runtime image carries no node_modules and Node parses one file at start-up (faster under a 0.05 cpu limit).
+import { readFile, rm } from 'node:fs/promises'
+import { build } from 'esbuild'
+
+// `npm run build -- payment` builds one service; no argument builds both.
+const services = process.argv.length > 2 ? process.argv.slice(2) : ['order', 'payment']
+const root = new URL('..', import.meta.url)
+
+const packageJson = JSON.parse(await readFile(new URL('package.json', root), 'utf8')) as { version: string }
+// Dockerfiles pass build arg VERSION; a plain checkout reports package.json's version.
+const version = process.env.VERSION || packageJson.version
+
+for (const service of services) {
+  await rm(new URL(`dist/${service}/`, root), { recursive: true, force: true })
+  const outfile = `dist/${service}/server.mjs`
+  const result = await build({
+    absWorkingDir: root.pathname,
+    entryPoints: [`services/${service}/server.ts`],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node24',
+    minify: true,
+    // fastify-plugin and avvio identify plugins by function name; error names show up in logs.
+    keepNames: true,
+    legalComments: 'none',
+    define: { 'process.env.SNACKBAR_BUILD_VERSION': JSON.stringify(version) },
+    // Bundled CommonJS dependencies (fastify, pino, ...) call require() for Node built-ins and read __dirname,
+    // neither of which exists in an ES module.
+    banner: {
+      js: [
+        "import { createRequire as __cr } from 'node:module';",
+        "import { fileURLToPath as __fu } from 'node:url';",
+        "import { dirname as __dn } from 'node:path';",
+        'const require = __cr(import.meta.url);',
+        'const __filename = __fu(import.meta.url);',
+        'const __dirname = __dn(__filename);',
+      ].join(''),
+    },
+    logLevel: 'warning',
+    metafile: true,
+  })
+  const bytes = Object.values(result.metafile.outputs).reduce((sum, output) => sum + output.bytes, 0)
+  console.log(`${outfile}  ${(bytes / 1024).toFixed(0)} KiB  (version ${version})`)
+}
