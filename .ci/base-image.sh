@@ -69,9 +69,9 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
 
 # "slim": docs, man pages and locales are dropped now and excluded from later installs.
-excludes=(/usr/share/doc/* /usr/share/groff/* /usr/share/info/* /usr/share/linda/* \
-  /usr/share/lintian/overrides/* /usr/share/locale/* /usr/share/man/*)
-includes=(/usr/share/doc/*/copyright /usr/share/locale/locale.alias)
+excludes=('/usr/share/doc/*' '/usr/share/groff/*' '/usr/share/info/*' '/usr/share/linda/*'
+  '/usr/share/lintian/overrides/*' '/usr/share/locale/*' '/usr/share/man/*')
+includes=('/usr/share/doc/*/copyright' '/usr/share/locale/locale.alias')
 {
   echo '# slim variant: files unnecessary in containers stay excluded'
   printf 'path-exclude %s\n' "${excludes[@]}"
