@@ -1,0 +1,39 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import closeWithGrace from 'close-with-grace'
+import type { FastifyInstance } from 'fastify'
+import { type CommonConfig, ConfigError } from './config.ts'
+
+/**
+ * Reads the configuration once (a bad value stops the process with a message naming it), builds the app,
+ * listens, and shuts down the way a pod should: on SIGTERM readiness fails at once, the pod keeps serving while the
+ * endpoints drop it, then it closes with a bound. A second signal exits at once.
+ */
+export async function runServer<C extends CommonConfig>(
+  readConfig: (env: NodeJS.ProcessEnv) => C,
+  buildApp: (config: C) => FastifyInstance | Promise<FastifyInstance>,
+): Promise<FastifyInstance> {
+  let config: C
+  try {
+    config = readConfig(process.env)
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    process.stderr.write(`${error.message}\n`)
+    process.exit(1)
+  }
+
+  const app = await buildApp(config)
+  const drainMs = config.SHUTDOWN_DRAIN_SECONDS * 1000
+  closeWithGrace(
+    { delay: drainMs + config.SHUTDOWN_TIMEOUT_SECONDS * 1000, logger: { error: (message: string) => app.log.error(message) } },
+    async ({ signal, err }) => {
+      if (err) app.log.error({ err }, 'shutting down after an unexpected error')
+      app.readiness.draining = true
+      app.log.info({ signal, drainSeconds: config.SHUTDOWN_DRAIN_SECONDS }, 'shutting down: readiness fails now, serving on while endpoints drop this pod')
+      await sleep(drainMs)
+      await app.close()
+      app.log.info('closed')
+    },
+  )
+  await app.listen({ host: config.HOST, port: config.PORT })
+  return app
+}
