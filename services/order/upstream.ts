@@ -1,0 +1,182 @@
+import { lookup } from 'node:dns/promises'
+import { isIP } from 'node:net'
+import { performance } from 'node:perf_hooks'
+import { Agent } from 'undici'
+import { HttpError } from '../shared/errors.ts'
+import type { Identity } from '../shared/identity.ts'
+
+/** How order reaches a Service: its injected variables, or one of the DNS name forms. */
+export type Via = 'env' | 'name' | 'ns' | 'fqdn'
+/**
+ * `new`: one TCP connection per call, as curl does. `reuse`: one kept-alive connection for every call, as a
+ * browser tab or a simple client does. `pool`: a pool of kept-alive connections, as a production client uses.
+ */
+export type ConnectionMode = 'new' | 'reuse' | 'pool'
+
+export interface Target {
+  via: Via
+  host: string
+  port: number
+  /** The URL as a person would type it. */
+  url: string
+}
+
+export interface UpstreamCall<T> {
+  via: Via
+  url: string
+  /** The address the name resolved to: for a Service, its ClusterIP. */
+  address: string
+  connection: ConnectionMode
+  statusCode: number
+  body: T
+  ms: number
+  attempts: number
+  /** Failures that were retried on a new connection before this answer. */
+  retriedAfter: string[]
+}
+
+export interface CallOptions {
+  method?: 'GET' | 'POST'
+  path: string
+  connection: ConnectionMode
+  requestId: string
+  body?: unknown
+  headers?: Record<string, string>
+  /** Retries on a new connection after a refused or reset connection; never after a timeout. */
+  retries: number
+}
+
+export function targetUrl(host: string, port: number): string {
+  const authority = isIP(host) === 6 ? `[${host}]` : host
+  return port === 80 ? `http://${authority}/` : `http://${authority}:${port}/`
+}
+
+// CoreDNS answers Service names with a 5 s TTL; keeping an answer that long is what a pod's resolver may do too,
+// and keeps a lookup off every request.
+const DNS_TTL_MS = 5_000
+const RETRYABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED'])
+const TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT'])
+const DNS_FAILURES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL', 'ENODATA'])
+
+/**
+ * Calls to the upstreams order is configured with, and nothing else: every target comes from configuration,
+ * never from a request. Failures become HttpErrors that say what was tried and what it means.
+ */
+export class UpstreamClient {
+  readonly #timeoutMs: number
+  readonly #dispatchers: Record<ConnectionMode, Agent>
+  readonly #resolved = new Map<string, { addresses: Promise<string>; expires: number }>()
+
+  constructor(timeoutMs: number) {
+    this.#timeoutMs = timeoutMs
+    const options = {
+      connect: { timeout: timeoutMs },
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      // Our upstreams answer a few hundred bytes; anything huge is a fault, not a payment.
+      maxResponseSize: 64 * 1024,
+    }
+    // Kept-alive sockets are let go before the server's own keep-alive (5 s) closes them under us.
+    const keepAlive = { ...options, keepAliveTimeout: 4_000 }
+    this.#dispatchers = {
+      new: new Agent(options),
+      // A pool may open a second connection while the first is still being released, which would blur the pinning.
+      reuse: new Agent({ ...keepAlive, connections: 1 }),
+      pool: new Agent(keepAlive),
+    }
+  }
+
+  async call<T>(target: Target, options: CallOptions): Promise<UpstreamCall<T>> {
+    const retriedAfter: string[] = []
+    for (let attempt = 1; ; attempt++) {
+      // A retry always takes a new connection, so the Service picks a pod afresh.
+      const connection = attempt === 1 ? options.connection : 'new'
+      try {
+        return { ...await this.#once<T>(target, options, connection), attempts: attempt, retriedAfter }
+      } catch (error) {
+        const code = errorCode(error)
+        if (!RETRYABLE.has(code) || attempt > options.retries) throw this.#explain(error, target, retriedAfter)
+        retriedAfter.push(code)
+      }
+    }
+  }
+
+  async #once<T>(target: Target, options: CallOptions, connection: ConnectionMode) {
+    const started = performance.now()
+    const address = await this.#resolve(target.host)
+    const dispatcher = this.#dispatchers[connection]
+    const hasBody = options.body !== undefined
+    const response = await dispatcher.request({
+      origin: `http://${isIP(address) === 6 ? `[${address}]` : address}:${target.port}`,
+      path: options.path,
+      method: options.method ?? 'GET',
+      reset: connection === 'new',
+      headers: {
+        host: target.port === 80 ? target.host : `${target.host}:${target.port}`,
+        accept: 'application/json',
+        'x-request-id': options.requestId,
+        ...(hasBody && { 'content-type': 'application/json' }),
+        ...options.headers,
+      },
+      body: hasBody ? JSON.stringify(options.body) : undefined,
+    })
+    const text = await response.body.text()
+    let body: T
+    try {
+      body = JSON.parse(text) as T
+    } catch {
+      throw new HttpError(502, 'UPSTREAM_BAD_ANSWER', `${target.url} answered ${response.statusCode} with something that is not JSON`, {
+        url: target.url, address: `${address}:${target.port}`,
+      })
+    }
+    return {
+      via: target.via,
+      url: target.url,
+      address: `${address}:${target.port}`,
+      connection,
+      statusCode: response.statusCode,
+      body,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+    }
+  }
+
+  /** getaddrinfo, as curl uses, so the pod's search path and ndots apply to short names. */
+  #resolve(host: string): Promise<string> {
+    if (isIP(host)) return Promise.resolve(host)
+    const now = Date.now()
+    const cached = this.#resolved.get(host)
+    if (cached && cached.expires > now) return cached.addresses
+    const addresses = lookup(host, { all: true }).then((found) => (found.find((a) => a.family === 4) ?? found[0])!.address)
+    this.#resolved.set(host, { addresses, expires: now + DNS_TTL_MS })
+    addresses.catch(() => this.#resolved.delete(host))
+    return addresses
+  }
+
+  #explain(error: unknown, target: Target, retriedAfter: string[]): HttpError {
+    if (error instanceof HttpError) return error
+    const code = errorCode(error)
+    const details = { url: target.url, cause: code, ...(retriedAfter.length > 0 && { retriedAfter }) }
+    if (DNS_FAILURES.has(code)) {
+      return new HttpError(502, 'DNS_FAILED', `${target.host} did not resolve (${code}): no Service of that name in the namespaces the search path covers`, details)
+    }
+    if (TIMEOUTS.has(code)) {
+      return new HttpError(504, 'UPSTREAM_TIMEOUT', `${target.url} did not answer within ${this.#timeoutMs} ms`, details)
+    }
+    if (code === 'ECONNREFUSED') {
+      return new HttpError(502, 'CONNECTION_REFUSED', `${target.url} refused the connection: nothing listens there (no ready pod behind the Service?)`, details)
+    }
+    if (RETRYABLE.has(code)) {
+      return new HttpError(502, 'CONNECTION_LOST', `the connection to ${target.url} broke before an answer (${code}): the pod went away mid-request`, details)
+    }
+    return new HttpError(502, 'UPSTREAM_FAILED', `calling ${target.url} failed (${code}): ${(error as Error).message}`, details)
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(Object.values(this.#dispatchers).map((dispatcher) => dispatcher.close()))
+  }
+}
+
+function errorCode(error: unknown): string {
+  const { code, cause } = error as { code?: string; cause?: { code?: string } }
+  return code ?? cause?.code ?? 'UNKNOWN'
+}
