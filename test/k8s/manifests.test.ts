@@ -43,10 +43,10 @@ function kubectl(args: string[]): string {
   return execFileSync('kubectl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-// Contract env names (/tmp/snack/contract.md) plus SERVICE_NAME, agreed for delivery.
+// Contract env names plus SERVICE_NAME (agreed for delivery) and LOG_LEVEL (services/shared/config.ts).
 const CONTRACT_ENV = new Set([
   'PORT', 'HOST', 'POD_NAME', 'POD_IP', 'POD_NAMESPACE', 'NODE_NAME', 'SNACKBAR_VERSION',
-  'SHUTDOWN_DRAIN_SECONDS', 'SHUTDOWN_TIMEOUT_SECONDS', 'FAULTS', 'NODE_OPTIONS', 'SERVICE_NAME',
+  'SHUTDOWN_DRAIN_SECONDS', 'SHUTDOWN_TIMEOUT_SECONDS', 'FAULTS', 'NODE_OPTIONS', 'SERVICE_NAME', 'LOG_LEVEL',
   'UPSTREAM_PAYMENT_NAME', 'UPSTREAM_PAYMENT_PORT', 'UPSTREAM_DELIVERY_NAME', 'UPSTREAM_DELIVERY_NAMESPACE',
   'UPSTREAM_DELIVERY_PORT', 'CLUSTER_DOMAIN', 'ORDER_PAYMENT_VIA', 'UPSTREAM_TIMEOUT_MS',
 ]);
