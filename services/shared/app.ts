@@ -10,8 +10,10 @@ import { formatQuery, negotiation } from './negotiation.ts'
 
 export interface ServiceOptions {
   identity: Identity
-  /** A pino level, or false for no logs at all (tests). */
+  /** A pino level, or false for no logs at all. */
   logLevel?: string | false
+  /** Where log lines go; stdout unless a test wants to read them. */
+  logStream?: { write(line: string): void }
   faults?: boolean
 }
 
@@ -39,12 +41,13 @@ class OneLinePerRequest extends LogController {
  * The Fastify instance both services start from: JSON logs with the pod and a request id, one error shape,
  * health, metrics and (when asked) fault endpoints. Each service adds its own routes on top.
  */
-export function createServiceApp({ identity, logLevel = 'info', faults: faultsOn = false }: ServiceOptions): FastifyInstance {
+export function createServiceApp({ identity, logLevel = 'info', logStream, faults: faultsOn = false }: ServiceOptions): FastifyInstance {
   const app = Fastify({
     logger: logLevel === false ? false : {
       level: logLevel,
       base: { service: identity.service, pod: identity.pod },
       timestamp: () => `,"time":"${new Date().toISOString()}"`,
+      ...(logStream && { stream: logStream }),
     },
     logController: new OneLinePerRequest(),
     // An incoming x-request-id is kept and passed on upstream, so one order can be followed through both services.

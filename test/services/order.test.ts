@@ -1,0 +1,201 @@
+import { createConnection, createServer } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { closedPort, getJson, Loopback, postJson } from '../support/services.ts'
+
+const servers = new Loopback()
+let order: string
+let paymentEnv: Record<string, string>
+let paymentPods: string[]
+
+beforeAll(async () => {
+  const payment = await servers.paymentService()
+  paymentEnv = payment.env
+  paymentPods = ['payment-a', 'payment-b']
+  order = (await servers.order(payment.env)).url
+})
+afterAll(() => servers.close())
+
+describe('order GET /payment', () => {
+  it('when via=env, then it calls PAYMENT_SERVICE_HOST:PORT and reports the URL, the address, who answered and the time', async () => {
+    const { status, body } = await getJson(`${order}/payment?via=env`)
+    expect(status).toBe(200)
+    const address = `${paymentEnv.PAYMENT_SERVICE_HOST}:${paymentEnv.PAYMENT_SERVICE_PORT}`
+    expect(body).toMatchObject({ via: 'env', url: `http://${address}/`, address, connection: 'new', attempts: 1 })
+    expect(paymentPods).toContain((body.answeredBy as { pod: string }).pod)
+    expect(body.ms).toBeGreaterThan(0)
+  })
+
+  it('when curl asks, then one line says which pod answered and how it was reached', async () => {
+    const text = await (await fetch(`${order}/payment`)).text()
+    expect(text).toMatch(/^payment pod=payment-[ab] ip=127\.0\.0\.1 node=test-node answered via=env http:\/\/127\.0\.0\.1:\d+\/ \(127\.0\.0\.1:\d+, new connection, [\d.]+ ms\)\n$/)
+  })
+
+  it('when via=name, then the short name is resolved by the system resolver and called on the configured port', async () => {
+    const [replica] = (await servers.paymentService(['payment-by-name'])).replicas
+    const named = (await servers.order({ UPSTREAM_PAYMENT_NAME: 'localhost', UPSTREAM_PAYMENT_PORT: String(replica!.port) })).url
+    const { status, body } = await getJson(`${named}/payment?via=name`)
+    expect(status).toBe(200)
+    expect(body).toMatchObject({ via: 'name', url: `http://localhost:${replica!.port}/`, address: `127.0.0.1:${replica!.port}` })
+    expect(body.answeredBy).toMatchObject({ pod: 'payment-by-name' })
+  })
+
+  it.each([
+    ['ns', 'payment.snackbar'],
+    ['fqdn', 'payment.snackbar.svc.cluster.local'],
+  ])('when via=%s and %s does not resolve, then 502 names the name', async (via, name) => {
+    const { status, body } = await getJson(`${order}/payment?via=${via}`)
+    expect(status).toBe(502)
+    expect(body).toMatchObject({ code: 'DNS_FAILED', url: `http://${name}/` })
+    expect(body.message).toContain(`${name} did not resolve`)
+  })
+
+  it('when PAYMENT_SERVICE_HOST is unset, then 503 explains that Service variables reach only pods started after the Service', async () => {
+    const bare = (await servers.order({})).url
+    const { status, body } = await getJson(`${bare}/payment?via=env`)
+    expect(status).toBe(503)
+    expect(body).toMatchObject({ code: 'SERVICE_ENV_MISSING', hint: 'kubectl rollout restart deployment/order -n snackbar' })
+    expect(body.message).toMatch(/only into pods created after the Service/)
+  })
+
+  it('when nothing listens at the Service address, then 502 says the connection was refused, with the URL tried', async () => {
+    const port = await closedPort()
+    const refused = (await servers.order({ PAYMENT_SERVICE_HOST: '127.0.0.1', PAYMENT_SERVICE_PORT: String(port) })).url
+    const { status, body } = await getJson(`${refused}/payment`)
+    expect(status).toBe(502)
+    expect(body).toMatchObject({ code: 'CONNECTION_REFUSED', url: `http://127.0.0.1:${port}/`, retriedAfter: ['ECONNREFUSED', 'ECONNREFUSED'] })
+  })
+
+  it('when payment is slower than the timeout, then order answers 504 on its own timeout', async () => {
+    const slow = await servers.raw((_request, response) => {
+      setTimeout(() => response.end('{}'), 5_000).unref()
+    })
+    const impatient = (await servers.order({ PAYMENT_SERVICE_HOST: '127.0.0.1', PAYMENT_SERVICE_PORT: String(slow.port), UPSTREAM_TIMEOUT_MS: '300' })).url
+    // payment would answer after 5 s; a 504 can only be order's own 300 ms timeout firing first.
+    const { status, body } = await getJson(`${impatient}/payment`)
+    expect(status).toBe(504)
+    expect(body).toMatchObject({ code: 'UPSTREAM_TIMEOUT', url: `http://127.0.0.1:${slow.port}/` })
+  })
+
+  it('when an unknown via is asked for, then 400 names the field and no call is made', async () => {
+    const { status, body } = await getJson(`${order}/payment?via=http://evil.example`)
+    expect(status).toBe(400)
+    expect(body.message).toContain('via')
+  })
+})
+
+describe('order GET /payment/spread', () => {
+  it('when 20 calls each open a new connection, then both payment pods answer and the counts add up', async () => {
+    const { status, body } = await getJson<{ pods: { pod: string; count: number }[]; answered: number; failed: number }>(`${order}/payment/spread?via=env&n=20`)
+    expect(status).toBe(200)
+    expect(body.pods.map(({ pod }) => pod)).toEqual(paymentPods)
+    expect(body.pods.reduce((sum, { count }) => sum + count, 0)).toBe(20)
+    expect(body).toMatchObject({ answered: 20, failed: 0 })
+  })
+
+  it('when the calls reuse one kept-alive connection, then one pod answers them all and the note says why', async () => {
+    const { body } = await getJson<{ pods: unknown[]; note: string; connection: string }>(`${order}/payment/spread?n=20&connection=reuse`)
+    expect(body.connection).toBe('reuse')
+    expect(body.pods).toHaveLength(1)
+    expect(body.note).toMatch(/balances connections, not requests/)
+  })
+
+  it('when curl asks, then a count per pod is drawn as text', async () => {
+    const text = await (await fetch(`${order}/payment/spread?n=10`)).text()
+    expect(text).toMatch(/^10 calls via=env to http:\/\/127\.0\.0\.1:\d+\/, a new connection per call: 10 answered, 0 failed\n {2}payment-a +\d+ +#+\n/)
+  })
+
+  it.each(['0', '201', 'ten'])('when n=%s, then 400 names n', async (n) => {
+    const { status, body } = await getJson(`${order}/payment/spread?n=${n}`)
+    expect(status).toBe(400)
+    expect(body.message).toContain('n')
+  })
+})
+
+describe('order POST /orders', () => {
+  it('when a snack is ordered, then it is priced from the menu, paid once, and the payment pod is named', async () => {
+    const { status, body } = await postJson<Record<string, any>>(`${order}/orders`, { item: 'tteokbokki', quantity: 2 })
+    expect(status).toBe(201)
+    expect(body).toMatchObject({ item: 'tteokbokki', quantity: 2, amount: 9000, currency: 'KRW', status: 'paid', via: 'env' })
+    expect(paymentPods).toContain(body.paymentPod)
+    expect(body.payment).toMatchObject({ orderId: body.orderId, amount: 9000, processedBy: { pod: body.paymentPod } })
+    expect(await getJson(`${order}/orders/${body.orderId}`)).toEqual({ status: 200, body })
+  })
+
+  it('when the item is not on the menu, then 400 names the field and lists the menu', async () => {
+    const { status, body } = await postJson(`${order}/orders`, { item: 'pizza' })
+    expect(status).toBe(400)
+    expect(body.message).toMatch(/^body\/item: .*kimbap, tteokbokki, ramyeon, sundae, twigim/)
+  })
+
+  it('when the first connection to payment breaks, then the order is retried once on a new connection and charged once', async () => {
+    const [replica] = (await servers.paymentService(['payment-after-reset'])).replicas
+    let connections = 0
+    // Resets the first connection, forwards the rest: what a pod that died under a kept connection looks like.
+    const flaky = createServer((client) => {
+      if (++connections === 1) return void client.resetAndDestroy()
+      const upstream = createConnection(replica!.port, '127.0.0.1')
+      client.pipe(upstream).pipe(client)
+      upstream.on('error', () => client.destroy())
+      client.on('error', () => upstream.destroy())
+    })
+    await new Promise<void>((resolve) => flaky.listen(0, '127.0.0.1', resolve))
+    servers.defer(() => new Promise((resolve) => flaky.close(resolve)))
+    const { port } = flaky.address() as { port: number }
+    const retrying = (await servers.order({ PAYMENT_SERVICE_HOST: '127.0.0.1', PAYMENT_SERVICE_PORT: String(port) })).url
+
+    const { status, body } = await postJson<Record<string, any>>(`${retrying}/orders`, { item: 'kimbap' })
+    expect(status).toBe(201)
+    expect(body.paymentPod).toBe('payment-after-reset')
+    const payment = await getJson(`${replica!.url}/payments/${body.payment.paymentId}`)
+    expect(payment.status).toBe(200)
+    expect(connections).toBe(2)
+  })
+
+  it('when an order is unknown, then 404', async () => {
+    expect((await getJson(`${order}/orders/ord_nope`)).status).toBe(404)
+  })
+})
+
+describe('request ids', () => {
+  it('when order calls payment, then both log the same request id, taken from the caller’s x-request-id', async () => {
+    const orderLog: string[] = []
+    const paymentLog: string[] = []
+    const replica = await servers.payment('payment-logged', { logStream: { write: (line) => void paymentLog.push(line) } })
+    const logged = (await servers.order({ PAYMENT_SERVICE_HOST: '127.0.0.1', PAYMENT_SERVICE_PORT: String(replica.port) }, {
+      logLevel: 'info', logStream: { write: (line) => void orderLog.push(line) },
+    })).url
+    await postJson(`${logged}/orders`, { item: 'sundae' }, { 'x-request-id': 'trace-me-123' })
+    const requestLines = (lines: string[]) => lines.map((line) => JSON.parse(line)).filter((entry) => entry.msg === 'request')
+    expect(requestLines(orderLog)).toEqual([expect.objectContaining({ reqId: 'trace-me-123', url: '/orders', statusCode: 201, pod: 'order-test' })])
+    expect(requestLines(paymentLog)).toEqual([expect.objectContaining({ reqId: 'trace-me-123', url: '/payments', statusCode: 201, pod: 'payment-logged' })])
+  })
+})
+
+describe('order GET /menu, /discovery and /delivery', () => {
+  it('when the menu is asked for, then it has the snack bar’s five snacks', async () => {
+    const { body } = await getJson<{ items: { id: string }[] }>(`${order}/menu`)
+    expect(body.items.map(({ id }) => id)).toEqual(['kimbap', 'tteokbokki', 'ramyeon', 'sundae', 'twigim'])
+  })
+
+  it('when discovery is asked for, then it shows the Service variables, resolv.conf and every name form', async () => {
+    const { body } = await getJson<Record<string, any>>(`${order}/discovery`)
+    expect(body.serviceVariables).toEqual(paymentEnv)
+    expect(body.resolvConf.nameservers.length).toBeGreaterThan(0)
+    expect(body.names.map(({ name }: { name: string }) => name)).toEqual([
+      'payment', 'payment.snackbar', 'payment.snackbar.svc.cluster.local',
+      'delivery', 'delivery.fancy-snackbar', 'delivery.fancy-snackbar.svc.cluster.local',
+    ])
+    const text = await (await fetch(`${order}/discovery`)).text()
+    expect(text).toContain(`PAYMENT_SERVICE_HOST=${paymentEnv.PAYMENT_SERVICE_HOST}`)
+  })
+
+  it('when delivery is called in another namespace that does not resolve here, then 502 names delivery.fancy-snackbar', async () => {
+    const { status, body } = await getJson(`${order}/delivery?via=ns`)
+    expect(status).toBe(502)
+    expect(body).toMatchObject({ code: 'DNS_FAILED', url: 'http://delivery.fancy-snackbar/' })
+  })
+
+  it('when delivery is asked for by its short name, then 400: the short name cannot cross namespaces', async () => {
+    expect((await getJson(`${order}/delivery?via=name`)).status).toBe(400)
+  })
+})

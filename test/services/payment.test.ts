@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { getJson, Loopback, postJson } from '../support/services.ts'
+
+const servers = new Loopback()
+let base: string
+
+beforeAll(async () => {
+  base = (await servers.payment('payment-7d9c-abcde')).url
+})
+afterAll(() => servers.close())
+
+describe('payment GET /', () => {
+  it('when curl asks, then one line of text names the service, version, pod, ip, namespace and node', async () => {
+    const response = await fetch(`${base}/`, { headers: { accept: '*/*' } })
+    expect(response.headers.get('content-type')).toMatch(/^text\/plain/)
+    expect(await response.text()).toBe('payment test pod=payment-7d9c-abcde ip=127.0.0.1 namespace=snackbar node=test-node\n')
+  })
+
+  it.each([
+    ['Accept: application/json', '/', { accept: 'application/json' }],
+    ['?format=json', '/?format=json', {}],
+  ])('when asked with %s, then the same facts come as JSON', async (_how, path, headers) => {
+    const response = await fetch(`${base}${path}`, { headers })
+    expect(await response.json()).toEqual({
+      service: 'payment', version: 'test', pod: 'payment-7d9c-abcde', ip: '127.0.0.1', namespace: 'snackbar', node: 'test-node',
+    })
+  })
+})
+
+describe('payment POST /payments', () => {
+  const request = { orderId: 'ord_1', amount: 7000, currency: 'KRW' }
+
+  it('when a payment is made, then it answers 201 with its id, status and the pod that processed it', async () => {
+    const { status, body } = await postJson(`${base}/payments`, request)
+    expect(status).toBe(201)
+    expect(body).toMatchObject({ ...request, status: 'approved', processedBy: { pod: 'payment-7d9c-abcde' } })
+    expect(body.paymentId).toMatch(/^pay_/)
+    const found = await getJson(`${base}/payments/${body.paymentId}`)
+    expect(found).toEqual({ status: 200, body })
+  })
+
+  it('when the same Idempotency-Key is sent again, then the first payment comes back with 200 and no second one is made', async () => {
+    const first = await postJson(`${base}/payments`, { ...request, orderId: 'ord_2' }, { 'idempotency-key': 'key-2' })
+    const retry = await postJson(`${base}/payments`, { ...request, orderId: 'ord_2' }, { 'idempotency-key': 'key-2' })
+    expect(first.status).toBe(201)
+    expect(retry).toEqual({ status: 200, body: first.body })
+  })
+
+  it('when an Idempotency-Key is reused for a different payment, then 422 names the payment it belongs to', async () => {
+    const first = await postJson(`${base}/payments`, { ...request, orderId: 'ord_3' }, { 'idempotency-key': 'key-3' })
+    const other = await postJson(`${base}/payments`, { ...request, orderId: 'ord_3', amount: 1 }, { 'idempotency-key': 'key-3' })
+    expect(other.status).toBe(422)
+    expect(other.body).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED', paymentId: first.body.paymentId })
+  })
+
+  it.each([
+    [{ amount: 1, currency: 'KRW' }, 'orderId'],
+    [{ ...request, amount: 'lots' }, 'amount'],
+    [{ ...request, amount: -5 }, 'amount'],
+    [{ ...request, currency: 'won' }, 'currency'],
+  ])('when the body is %j, then 400 names the field %s', async (body, field) => {
+    const { status, body: error } = await postJson(`${base}/payments`, body)
+    expect(status).toBe(400)
+    expect(error.message).toContain(field)
+  })
+
+  it('when the body is over the limit, then 413', async () => {
+    const { status } = await postJson(`${base}/payments`, { ...request, orderId: 'x'.repeat(20_000) })
+    expect(status).toBe(413)
+  })
+
+  it('when a payment id is unknown, then 404 JSON says payments live in memory per pod', async () => {
+    const { status, body } = await getJson(`${base}/payments/pay_nope`)
+    expect(status).toBe(404)
+    expect(body.message).toMatch(/in memory, per pod/)
+  })
+})
+
+describe('unknown routes', () => {
+  it('when a route does not exist, then 404 JSON, even for curl', async () => {
+    const response = await fetch(`${base}/nope`)
+    expect(response.status).toBe(404)
+    expect(await response.json()).toMatchObject({ statusCode: 404, code: 'NOT_FOUND', message: 'no route GET /nope' })
+  })
+})
+
+describe('probes', () => {
+  it('when the server listens, then /healthz and /readyz answer 200 ok', async () => {
+    for (const path of ['/healthz', '/readyz']) {
+      const response = await fetch(`${base}${path}`)
+      expect(response.status).toBe(200)
+      expect(await response.text()).toBe('ok\n')
+    }
+  })
+})

@@ -1,0 +1,45 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+
+export const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
+
+/** A child process whose output is collected, and a way to wait for a line in it. */
+export class Child {
+  readonly process: ChildProcess
+  output = ''
+
+  constructor(command: string, args: string[], env: NodeJS.ProcessEnv, options: { detached?: boolean } = {}) {
+    this.process = spawn(command, args, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...options })
+    this.process.stdout!.on('data', (chunk) => { this.output += chunk })
+    this.process.stderr!.on('data', (chunk) => { this.output += chunk })
+  }
+
+  /** Resolves with the first match of `pattern` in the output; rejects if the process exits first. */
+  async waitFor(pattern: RegExp): Promise<RegExpMatchArray> {
+    for (;;) {
+      const match = this.output.match(pattern)
+      if (match) return match
+      if (this.process.exitCode !== null || this.process.signalCode !== null) {
+        throw new Error(`process exited (${this.process.exitCode ?? this.process.signalCode}) before ${pattern}:\n${this.output}`)
+      }
+      await new Promise((resolve) => setTimeout(resolve, 25))
+    }
+  }
+
+  async exit(): Promise<number | null> {
+    if (this.process.exitCode === null && this.process.signalCode === null) await once(this.process, 'exit')
+    return this.process.exitCode
+  }
+
+  kill(): void {
+    if (this.process.exitCode === null) this.process.kill('SIGKILL')
+  }
+}
+
+/** Starts a service the way its image does, on Node 24 straight from the TypeScript source. */
+export function startService(service: 'order' | 'payment', env: NodeJS.ProcessEnv): Child {
+  return new Child(process.execPath, [`services/${service}/server.ts`], { HOST: '127.0.0.1', PORT: '0', ...env })
+}
+
+export const listeningPort = async (child: Child) => Number((await child.waitFor(/listening at http:\/\/127\.0\.0\.1:(\d+)/))[1])

@@ -1,0 +1,75 @@
+import { createServer, type Server } from 'node:http'
+import type { FastifyInstance } from 'fastify'
+import { LocalService } from '../../scripts/local-service.ts'
+import { buildApp as buildOrder, type OrderAppOptions } from '../../services/order/app.ts'
+import { type OrderConfig, readOrderConfig } from '../../services/order/config.ts'
+import { buildApp as buildPayment } from '../../services/payment/app.ts'
+import type { Identity } from '../../services/shared/identity.ts'
+
+/** Real servers on loopback ports, closed together at the end of a test file. */
+export class Loopback {
+  readonly #closers: (() => Promise<unknown>)[] = []
+
+  async listen(app: FastifyInstance): Promise<{ url: string; port: number; app: FastifyInstance }> {
+    await app.listen({ host: '127.0.0.1', port: 0 })
+    this.#closers.push(() => app.close())
+    const { port } = app.server.address() as { port: number }
+    return { url: `http://127.0.0.1:${port}`, port, app }
+  }
+
+  async payment(pod: string, options: { logStream?: { write(line: string): void }; faults?: boolean } = {}) {
+    return this.listen(buildPayment({ identity: identity('payment', pod), logLevel: options.logStream ? 'info' : false, ...options }))
+  }
+
+  async order(env: NodeJS.ProcessEnv = {}, options: Partial<OrderAppOptions> = {}) {
+    const config: OrderConfig = readOrderConfig(env)
+    return this.listen(buildOrder({ config, env, identity: identity('order', 'order-test'), logLevel: false, ...options }))
+  }
+
+  /** Two payment pods behind one connection-spreading address, as a ClusterIP Service puts them. */
+  async paymentService(pods = ['payment-a', 'payment-b']) {
+    const replicas = await Promise.all(pods.map((pod) => this.payment(pod)))
+    const service = new LocalService(replicas.map(({ port }) => ({ host: '127.0.0.1', port })), { probeIntervalMs: 100 })
+    const { host, port } = await service.listen()
+    this.#closers.push(() => service.close())
+    return { replicas, service, env: { PAYMENT_SERVICE_HOST: host, PAYMENT_SERVICE_PORT: String(port) } }
+  }
+
+  /** A plain HTTP server, for upstream behaviour our services never show on their own (slowness, resets). */
+  async raw(handler: Parameters<typeof createServer>[1]): Promise<{ server: Server; port: number }> {
+    const server = createServer(handler)
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    this.#closers.push(() => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve) }))
+    return { server, port: (server.address() as { port: number }).port }
+  }
+
+  defer(closer: () => Promise<unknown>): void {
+    this.#closers.push(closer)
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.#closers.splice(0).reverse().map((close) => close()))
+  }
+}
+
+export function identity(service: string, pod: string): Identity {
+  return { service, version: 'test', pod, ip: '127.0.0.1', namespace: 'snackbar', node: 'test-node' }
+}
+
+/** A port nothing listens on: bound once by us, then released. */
+export async function closedPort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+export async function getJson<T = Record<string, unknown>>(url: string, init: RequestInit = {}): Promise<{ status: number; body: T }> {
+  const response = await fetch(url, { ...init, headers: { accept: 'application/json', ...init.headers } })
+  return { status: response.status, body: await response.json() as T }
+}
+
+export async function postJson<T = Record<string, unknown>>(url: string, body: unknown, headers: Record<string, string> = {}) {
+  return getJson<T>(url, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } })
+}
