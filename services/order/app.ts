@@ -6,9 +6,11 @@ import { createServiceApp, errorResponses, identityRoute, type ServiceOptions } 
 import { HttpError } from '../shared/errors.ts'
 import type { Identity } from '../shared/identity.ts'
 import { formatQuery } from '../shared/negotiation.ts'
+import { servePage } from '../shared/page.ts'
 import type { OrderConfig } from './config.ts'
 import { discover, discoverySchema, discoveryText, serviceVariables } from './discovery.ts'
 import { CURRENCY, findMenuItem, MENU, menuSchema, menuText } from './menu.ts'
+import { orderAssets, orderPage } from './page.ts'
 import { deliveryTarget, paymentTarget } from './targets.ts'
 import { type ConnectionMode, type Target, UpstreamClient, type UpstreamCall, type Via } from './upstream.ts'
 
@@ -150,7 +152,9 @@ function spreadNote(connection: ConnectionMode, pods: number, answered: number):
 
 export function buildApp(options: OrderAppOptions): FastifyInstance {
   const app = createServiceApp(options)
-  identityRoute(app, options.identity)
+  servePage(app, orderAssets)
+  const page = orderPage(options.identity, options.config)
+  identityRoute(app, options.identity, () => page)
   app.register(async (instance) => orderRoutes(instance, options))
   return app
 }
