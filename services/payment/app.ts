@@ -2,7 +2,9 @@ import type { FastifyInstance } from 'fastify'
 import { createServiceApp, errorResponses, identityRoute, type ServiceOptions } from '../shared/app.ts'
 import { HttpError } from '../shared/errors.ts'
 import { formatQuery } from '../shared/negotiation.ts'
+import { servePage } from '../shared/page.ts'
 import { Ledger, type Payment, type PaymentRequest } from './ledger.ts'
+import { PAYMENTS_SHOWN, paymentAssets, paymentPage } from './page.ts'
 
 export interface PaymentAppOptions extends ServiceOptions {
   ledgerCapacity?: number
@@ -33,7 +35,8 @@ export function buildApp(options: PaymentAppOptions): FastifyInstance {
   const app = createServiceApp(options)
   const ledger = new Ledger(options.identity, options.ledgerCapacity)
 
-  identityRoute(app, options.identity)
+  servePage(app, paymentAssets)
+  identityRoute(app, options.identity, (identity) => paymentPage(identity, ledger.recent(PAYMENTS_SHOWN), ledger.size))
 
   app.post<{ Body: PaymentRequest; Headers: { 'idempotency-key'?: string } }>('/payments', {
     schema: {

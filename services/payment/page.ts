@@ -1,0 +1,39 @@
+import type { Identity } from '../shared/identity.ts'
+import { assetVersion, escapeHtml, fill, pageFile, type StaticAsset } from '../shared/page.ts'
+import type { Payment } from './ledger.ts'
+
+// Read once when the module loads; the bundle carries them inline (scripts/build.ts).
+const template = pageFile('services/payment/page/index.html')
+
+export const paymentAssets: readonly StaticAsset[] = [
+  { url: '/ui/app.css', contentType: 'text/css; charset=utf-8', body: pageFile('services/shared/page/app.css') },
+]
+const assets = assetVersion(paymentAssets)
+
+/** Newest payments on the page: enough to recognise a demo's orders, and a page that stays small. */
+export const PAYMENTS_SHOWN = 20
+
+function paymentRows(payments: readonly Payment[]): string {
+  if (payments.length === 0) {
+    return '<p class="muted">None yet. Place an order on the order page: order sends the charge to one payment pod through the payment Service.</p>'
+  }
+  const rows = payments.map((payment) => `<tr><td class="mono">${escapeHtml(payment.createdAt.slice(11, 19))}</td>`
+    + `<td class="mono">${escapeHtml(payment.paymentId)}</td><td class="mono">${escapeHtml(payment.orderId)}</td>`
+    + `<td class="num">${escapeHtml(`${payment.amount.toLocaleString('en')} ${payment.currency}`)}</td>`
+    + `<td>${escapeHtml(payment.status)}</td></tr>`)
+  return '<div class="scroll" tabindex="0" role="region" aria-labelledby="payments-h"><table id="payments">'
+    + '<thead><tr><th scope="col">Time (UTC)</th><th scope="col">Payment</th><th scope="col">Order</th>'
+    + '<th scope="col">Amount</th><th scope="col">Status</th></tr></thead>'
+    + `<tbody>${rows.join('')}</tbody></table></div>`
+}
+
+/** Rendered per request: the ledger changes with every payment. */
+export function paymentPage(identity: Identity, recent: readonly Payment[], total: number): string {
+  return fill(template, {
+    ...identity,
+    assets,
+    count: total === 1 ? '1 payment' : `${total} payments`,
+    shown: total > recent.length ? `, newest ${recent.length} shown` : '',
+    payments: { html: paymentRows(recent) },
+  })
+}
