@@ -1,0 +1,48 @@
+import type { StartedTestContainer } from 'testcontainers'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { baseUrl, ImageLab, inspect, REVISION, type Service, sh, VERSION } from './support.ts'
+
+const lab = new ImageLab()
+afterAll(() => lab.cleanUp())
+
+describe.each<Service>(['payment', 'order'])('the %s image', (service) => {
+  let pod: StartedTestContainer
+
+  // Starting is the test of "becomes ready under 64 MiB and 0.05 cpu": pod() waits for /readyz 200.
+  beforeAll(async () => {
+    pod = await lab.pod(service)
+  })
+
+  test('when built, then it runs node as PID 1 as a numeric non-root user, exposes 8080, declares /tmp and carries OCI labels', async () => {
+    const { Config } = await inspect(await lab.image(service))
+    expect(Config.Entrypoint).toEqual(['node', '/app/server.mjs'])
+    expect(Config.User).toMatch(/^[1-9]\d*(:\d+)?$/)
+    expect(Object.keys(Config.ExposedPorts)).toEqual(['8080/tcp'])
+    expect(Object.keys(Config.Volumes ?? {})).toEqual(['/tmp'])
+    expect(Config.Labels).toMatchObject({
+      'org.opencontainers.image.version': VERSION,
+      'org.opencontainers.image.revision': REVISION,
+      'org.opencontainers.image.source': expect.stringMatching(/^https:\/\//),
+    })
+    expect(Config.Env).toContainEqual(expect.stringMatching(/^NODE_OPTIONS=.*--max-old-space-size=\d+/))
+  })
+
+  test('when started capped at 64 MiB and 0.05 cpu, then GET / names the container hostname as pod and the built version', async () => {
+    const hostname = (await sh(pod, 'hostname')).trim()
+    const line = await (await fetch(`${baseUrl(pod)}/`)).text()
+    expect(line).toMatch(new RegExp(`^${service} ${VERSION.replaceAll('.', '\\.')} pod=${hostname} ip=\\S+ namespace=unknown node=unknown\\n$`))
+  })
+
+  test('when asked inside the container, then the user is not root and curl reaches the service', async () => {
+    expect((await sh(pod, 'id -u')).trim()).not.toBe('0')
+    expect(await sh(pod, 'curl -s localhost:8080/')).toMatch(new RegExp(`^${service} `))
+  })
+
+  test('when the root filesystem is read-only, then the service still serves and only /tmp takes writes', async () => {
+    expect((await pod.exec(['sh', '-c', 'touch /app/probe'])).exitCode).not.toBe(0)
+    expect((await pod.exec(['sh', '-c', 'touch /tmp/probe'])).exitCode).toBe(0)
+    expect((await fetch(`${baseUrl(pod)}/healthz`)).status).toBe(200)
+    const { State } = await inspect(pod.getId())
+    expect(State).toMatchObject({ Running: true, OOMKilled: false })
+  })
+})
