@@ -11,7 +11,12 @@ if docker info >/dev/null 2>&1; then
   exit 0
 fi
 
-if pgrep -x dockerd >/dev/null; then
+# pgrep may be missing on a minimal machine; dockerd's pid file says the same.
+dockerd_running() {
+  pgrep -x dockerd >/dev/null 2>&1 || { [ -s /var/run/docker.pid ] && kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; }
+}
+
+if dockerd_running; then
   echo "docker-engine: dockerd is starting, waiting for it"
 else
   command -v dockerd >/dev/null || { echo "docker-engine: dockerd not installed (apt-get install docker.io)" >&2; exit 1; }
