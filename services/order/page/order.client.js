@@ -6,7 +6,7 @@ const FAILING_MS = 5000
 const TIMEOUT_MS = 20000
 
 const EXPLAIN = {
-  DNS_FAILED: 'No DNS answer for this name. In a cluster: does the Service exist in that namespace (kubectl get svc -A)? Run outside a cluster (npm start) there is no cluster DNS, so only the environment variables work.',
+  DNS_FAILED: 'No DNS answer for this name. In a cluster: is there a Service of that name in that namespace (kubectl get services)? Outside a cluster (npm start) there is no cluster DNS, so only the environment variables work.',
   CONNECTION_REFUSED: 'Nothing accepted the connection: no ready pod behind the Service, or a wrong port. Check kubectl get endpointslices.',
   CONNECTION_LOST: 'A pod went away in the middle of a call: a rollout, a crash, a scale-down. Calls are retried on a new connection, which the Service gives to a pod that is still ready.',
   RETRIED: 'Their connections broke: a pod went away before the Service stopped sending it new connections. Each retry took a new connection and reached a pod that still answers.',
@@ -16,15 +16,22 @@ const EXPLAIN = {
   ORDER_TIMEOUT: 'order was slow to answer: at a small CPU limit, calls that time out one after another add up.',
 }
 
-/** document.createElement with text and attributes; `null` children are skipped. */
+// Optional parts are written `condition ? node : null`; the DOM would print those nulls as text.
+const present = (children) => children.filter((child) => child !== null && child !== undefined && child !== false)
+
+/** document.createElement with attributes and children (nodes or text). */
 function h(tag, attrs, ...children) {
   const el = document.createElement(tag)
   for (const [key, value] of Object.entries(attrs ?? {})) {
     if (key === 'class') el.className = value
     else el.setAttribute(key, value)
   }
-  el.append(...children.filter((child) => child !== null && child !== undefined && child !== false))
+  el.append(...present(children))
   return el
+}
+
+function show(el, ...children) {
+  el.replaceChildren(...present(children))
 }
 
 class Problem extends Error {
@@ -115,7 +122,7 @@ function drawSpread(panel, report) {
     ? `1 pod answers: ${pods[0]}`
     : `${pods.length} pods answer: ${pods.join(', ')}`
   setStatus(panel, report.failed ? `${summary}; ${report.failed} failed` : summary, report.failed === 0)
-  panel.out.replaceChildren(
+  show(panel.out,
     h('p', { class: 'meta' }, `${report.answered} of ${report.n} answered, ${modeText(report.connection)}`),
     h('ul', { class: 'bars', 'aria-label': `Answers by pod, ${modeText(report.connection)}` },
       ...report.pods.map(({ pod, ip, count }) => {
@@ -133,7 +140,7 @@ function drawSpread(panel, report) {
 
 function drawFailure(panel, problem, mode) {
   setStatus(panel, `failing: ${problem.code}`, false)
-  panel.out.replaceChildren(
+  show(panel.out,
     problemView(problem),
     h('p', { class: 'meta' }, `${modeText(mode)} · trying again every ${FAILING_MS / 1000} s with one call`))
 }
@@ -191,7 +198,7 @@ orderForm.addEventListener('submit', async (event) => {
   const button = orderForm.querySelector('button')
   const form = new FormData(orderForm)
   button.disabled = true
-  orderOut.replaceChildren(h('p', { class: 'muted' }, 'Placing the order…'))
+  show(orderOut, h('p', { class: 'muted' }, 'Placing the order…'))
   try {
     const order = await ask('/orders?format=json', {
       method: 'POST',
@@ -199,14 +206,14 @@ orderForm.addEventListener('submit', async (event) => {
       body: JSON.stringify({ item: form.get('item'), quantity: Number(form.get('quantity')) }),
     })
     const paidBy = h('strong', { class: 'mono', 'data-payment-pod': order.paymentPod }, chip(order.paymentPod), order.paymentPod)
-    orderOut.replaceChildren(
+    show(orderOut,
       h('p', null, h('span', { class: 'good' }, '✓ Paid. '), 'Payment pod ', paidBy, ` took it (via ${order.via}).`),
       h('p', { class: 'meta mono' }, `${order.orderId} · ${order.payment.paymentId}`))
     orderList.prepend(h('li', null, chip(order.paymentPod),
       `${order.quantity} × ${order.item}, ${order.amount.toLocaleString()} ${order.currency}: `, h('span', { class: 'mono' }, order.paymentPod)))
     while (orderList.children.length > 6) orderList.lastChild.remove()
   } catch (error) {
-    orderOut.replaceChildren(problemView(problemOf(error)))
+    show(orderOut, problemView(problemOf(error)))
   } finally {
     button.disabled = false
   }
@@ -216,16 +223,16 @@ orderForm.addEventListener('submit', async (event) => {
 
 const deliveryOut = document.querySelector('#delivery-out')
 async function callDelivery(via) {
-  deliveryOut.replaceChildren(h('p', { class: 'muted' }, 'Calling…'))
+  show(deliveryOut, h('p', { class: 'muted' }, 'Calling…'))
   try {
     const call = await ask(`/delivery?format=json&via=${via}`)
     const who = call.answeredBy
-    deliveryOut.replaceChildren(
+    show(deliveryOut,
       h('p', null, h('span', { class: 'good' }, '✓ '), `${who.service} pod `, h('strong', { class: 'mono' }, who.pod),
         ` in namespace ${who.namespace} answered in ${call.ms} ms.`),
       h('p', { class: 'meta mono' }, `${call.url} → ${call.address}`))
   } catch (error) {
-    deliveryOut.replaceChildren(problemView(problemOf(error)))
+    show(deliveryOut, problemView(problemOf(error)))
   }
 }
 for (const button of document.querySelectorAll('[data-delivery]')) {
@@ -240,7 +247,7 @@ async function discover() {
   try {
     const { serviceVariables, resolvConf, names } = await ask('/discovery?format=json')
     const variables = Object.entries(serviceVariables)
-    discoveryOut.replaceChildren(
+    show(discoveryOut,
       h('h3', null, 'Service variables'),
       h('p', { class: 'muted' }, 'Injected at start for each Service that existed then. A Service created later is missing here until the pod restarts.'),
       h('pre', null, variables.length ? variables.map(([key, value]) => `${key}=${value}`).join('\n') : '(none)'),
@@ -257,7 +264,7 @@ async function discover() {
           h('td', null, error ? h('span', null, '✕ no answer ', h('code', null, error)) : h('span', null, '✓ ', h('code', null, addresses.join(', ')))))))))
     )
   } catch (error) {
-    discoveryOut.replaceChildren(problemView(problemOf(error)))
+    show(discoveryOut, problemView(problemOf(error)))
   }
 }
 document.querySelector('#discover').addEventListener('click', discover)
