@@ -140,15 +140,25 @@ export class UpstreamClient {
     }
   }
 
-  /** getaddrinfo, as curl uses, so the pod's search path and ndots apply to short names. */
+  /**
+   * getaddrinfo, as curl uses, so the pod's search path and ndots apply to short names. Answers, failures too,
+   * are kept for the TTL as a resolver caches NXDOMAIN, so a missing Service is not looked up on every call; a
+   * lookup counts against the call's timeout.
+   */
   #resolve(host: string): Promise<string> {
     if (isIP(host)) return Promise.resolve(host)
     const now = Date.now()
     const cached = this.#resolved.get(host)
     if (cached && cached.expires > now) return cached.addresses
-    const addresses = lookup(host, { all: true }).then((found) => (found.find((a) => a.family === 4) ?? found[0])!.address)
+    let timer: NodeJS.Timeout | undefined
+    const addresses = Promise.race([
+      lookup(host, { all: true }).then((found) => (found.find((a) => a.family === 4) ?? found[0])!.address),
+      new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(Object.assign(new Error('lookup timed out'), { code: 'EAI_AGAIN' })), this.#timeoutMs)
+      }),
+    ]).finally(() => clearTimeout(timer))
+    addresses.catch(() => {})
     this.#resolved.set(host, { addresses, expires: now + DNS_TTL_MS })
-    addresses.catch(() => this.#resolved.delete(host))
     return addresses
   }
 
