@@ -13,6 +13,14 @@
 //
 // Everything lives on one internal Docker network (no route out) created for the cluster: pods take addresses from
 // the lower half of its /24, Service IPs from the upper half, which Docker never hands out.
+//
+// Use (see walkthrough.test.ts; runs as root: nsenter and iptables-restore act on the pods' namespaces):
+//   const cluster = await startCluster({ manifests: [loadManifests(k8sDir)], images: { 'snackbar/payment:1.0': tag, ... } })
+//   await cluster.exec(cluster.pods({ deployment: 'order' })[0], 'curl -s payment')
+//   await cluster.replacePod(pod) / rolloutRestart('payment', 'snackbar') / deletePod / signal / freeze / removeEndpoint
+//   afterAll: await cluster.stop()
+// Not emulated: container restarts (liveness, restartPolicy), the startup probe (readiness is probed from the
+// start), a ReplicaSet replacing a pod that died, the `kubernetes` Service and its KUBERNETES_* variables.
 import { execFile, spawn } from 'node:child_process'
 import { createHash, randomBytes, randomInt } from 'node:crypto'
 import http from 'node:http'
