@@ -17,6 +17,23 @@ export interface ServiceOptions {
   faults?: boolean
 }
 
+/**
+ * How long a client may take. Slow clients (slowloris) are cut off with a 408: headers within 5 s, the whole request,
+ * body included, within 10 s; Node checks both every second (its default, 30 s, would let a dribbling client hold a
+ * socket for up to 35 s). These bound only what the client sends: an answer may take longer.
+ * `idleMs` closes a socket on which nothing moves at all. At 30 s it left no margin for our slowest deliberate answer
+ * (GET /delay/30000) and cut off order calls with UPSTREAM_TIMEOUT_MS near its 30 s maximum: the client got an empty
+ * reply instead of the 504. 60 s is above both; slow clients are already handled by the two limits above.
+ * Kept-alive sockets idle for 5 s are closed; order's own client lets its kept-alive sockets go after 4 s, first.
+ */
+export const SERVER_TIMEOUTS = {
+  headersMs: 5_000,
+  requestMs: 10_000,
+  checkEveryMs: 1_000,
+  idleMs: 60_000,
+  keepAliveMs: 5_000,
+} as const
+
 /** Route schema entries for every error answer, so each route documents the shape its failures take. */
 export const errorResponses = {
   '4xx': { $ref: 'snackbar/error#' },
@@ -54,12 +71,10 @@ export function createServiceApp({ identity, logLevel = 'info', logStream, fault
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     bodyLimit: 16 * 1024,
-    // Slow clients are cut off: headers within 5 s, the whole request within 10 s, an idle socket after 30 s.
-    // connectionsCheckingInterval makes Node enforce the first two every second rather than every 30 s.
-    http: { headersTimeout: 5_000, connectionsCheckingInterval: 1_000 },
-    requestTimeout: 10_000,
-    connectionTimeout: 30_000,
-    keepAliveTimeout: 5_000,
+    http: { headersTimeout: SERVER_TIMEOUTS.headersMs, connectionsCheckingInterval: SERVER_TIMEOUTS.checkEveryMs },
+    requestTimeout: SERVER_TIMEOUTS.requestMs,
+    connectionTimeout: SERVER_TIMEOUTS.idleMs,
+    keepAliveTimeout: SERVER_TIMEOUTS.keepAliveMs,
     forceCloseConnections: 'idle',
   })
 
@@ -100,11 +115,41 @@ export function createServiceApp({ identity, logLevel = 'info', logStream, fault
     })
   })
 
+  // Ajv coerces a string such as "1e999" or "Infinity" to a non-finite number, accepts it as an integer and skips
+  // minimum/maximum for it (fastify/fastify#6718, ajv-validator/ajv#2212): `?n=1e999` made /payment/spread call
+  // payment forever. No value of ours may be infinite, so one that got through validation is turned away here.
+  app.addHook('preHandler', async (request) => {
+    for (const [part, data] of [['params', request.params], ['querystring', request.query], ['body', request.body]] as const) {
+      const where = nonFinitePath(data)
+      if (where !== undefined) throw new HttpError(400, 'NOT_FINITE', `${part}${where} must be a finite number`)
+    }
+  })
+
+  // Node answers an Expect it does not know with a bare 417; ours says why, in the one error shape every answer has.
+  app.server.on('checkExpectation', (request, response) => {
+    const body = JSON.stringify({
+      statusCode: 417, error: STATUS_CODES[417], code: 'EXPECTATION_FAILED', message: `Expect: ${request.headers.expect?.slice(0, 64)} is not supported; only 100-continue is`,
+    })
+    response.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body)
+  })
+
   app.register(negotiation)
   app.register(health)
   app.register(metrics)
   if (faultsOn) app.register(faults)
   return app
+}
+
+/** Where in validated request data a non-finite number sits (`/n`, `/payment/amount`), or undefined. */
+function nonFinitePath(data: unknown, depth = 0): string | undefined {
+  if (typeof data === 'number') return Number.isFinite(data) ? undefined : ''
+  // Validated data is shallow; the bound only keeps a hostile shape from costing anything.
+  if (data === null || typeof data !== 'object' || depth > 8) return undefined
+  for (const [key, value] of Object.entries(data)) {
+    const below = nonFinitePath(value, depth + 1)
+    if (below !== undefined) return `/${key}${below}`
+  }
+  return undefined
 }
 
 /** GET / — who answered. Each service passes its own page for browsers. */
