@@ -2,7 +2,9 @@
 //
 // - pods: each Deployment becomes `replicas` containers of its image, named and labelled as a ReplicaSet names its
 //   pods, with the downward-API values, the manifest's env, resource limits and security context, and the Service
-//   variables the kubelet injects for every Service of the namespace that existed when the pod was created;
+//   variables the kubelet injects for every Service of the namespace that existed when the pod was created.
+//   Each pod is two containers, as on a node: a sandbox (the pause container) that holds the network namespace, IP,
+//   hostname and resolv.conf, and the app container joined to it, so a killed app leaves an address that refuses;
 // - kubelet: readiness is probed from the host as the manifest says (path, period, timeout, thresholds);
 // - kube-proxy: each Service has one virtual IP. In every pod's network namespace the host programs netfilter NAT
 //   rules, the way kube-proxy's iptables mode does: one DNAT per ready endpoint, picked per new connection with
@@ -265,6 +267,12 @@ class PodContainer extends GenericContainer {
     return this
   }
 
+  /** Joins the network namespace (and with it the IP, hostname and resolv.conf) of the pod's sandbox. */
+  withSandbox(sandboxId: string): this {
+    this.withNetworkMode(`container:${sandboxId}`)
+    return this
+  }
+
   withLimits(limits: Record<string, string>): this {
     if (limits.memory !== undefined) {
       // No swap on a node, so the memory limit is the whole budget.
@@ -311,6 +319,9 @@ class PodContainer extends GenericContainer {
 
 interface PodState extends Pod {
   deploymentInfo: DeploymentInfo
+  /** Holds the pod's network namespace (the pause container). */
+  sandbox: StartedTestContainer
+  /** The sandbox's process: its network namespace is the pod's. */
   pid: number
   /** The rules text last written into this pod's network namespace; undefined before the first. */
   programmed?: string
@@ -450,21 +461,34 @@ class EmulatedCluster implements Cluster {
     }
     const image = this.#options.images?.[deployment.container.image] ?? deployment.container.image
     const containerName = `snackbar-${this.runId}-${deployment.namespace}-${name}`
-    const spec = new PodContainer(image)
-      .withName(containerName)
+    const labels = { [LABEL]: this.runId, [OWNER_LABEL]: OWNER, 'io.kubernetes.pod.name': name, 'io.kubernetes.pod.namespace': deployment.namespace }
+    // The pod sandbox, as the kubelet's pause container: it holds the pod's network namespace, IP, hostname and DNS
+    // settings for the pod's whole life. Without it a SIGKILLed or OOM-killed app took its address with it, and
+    // connections to the pod hung until a timeout; on a node they are refused at once, because the pod's network
+    // outlives its container.
+    const sandbox = await new PodContainer(image)
+      .withName(`${containerName}-sandbox`)
       .withHostname(name)
       .withPodNetwork(this.network.name, ip, this.network.gateway, [
         `${deployment.namespace}.svc.${this.clusterDomain}`, `svc.${this.clusterDomain}`, this.clusterDomain,
       ])
+      .withEntrypoint(['sleep', 'infinity'])
+      .withUser('65535:65535')
+      .withLabels({ ...labels, 'io.kubernetes.container.name': 'POD' })
+      .start()
+    const spec = new PodContainer(image)
+      .withName(containerName)
+      .withSandbox(sandbox.getId())
       .withLimits(deployment.container.limits)
       .withSecurityContext(deployment)
       .withPodVolumes(deployment)
       .withEnvironment(env)
-      .withLabels({ [LABEL]: this.runId, [OWNER_LABEL]: OWNER, 'io.kubernetes.pod.name': name, 'io.kubernetes.pod.namespace': deployment.namespace })
+      .withLabels(labels)
     if (deployment.container.raw.command) spec.withEntrypoint(deployment.container.raw.command)
     if (deployment.container.raw.args) spec.withCommand(deployment.container.raw.args)
     const container = await spec.start()
-    const pid = Number((await docker('inspect', '--format', '{{.State.Pid}}', container.getId())).trim())
+    // The sandbox's namespace is the pod's: rules programmed there hold whatever happens to the app container.
+    const pid = Number((await docker('inspect', '--format', '{{.State.Pid}}', sandbox.getId())).trim())
     const pod: PodState = {
       name,
       namespace: deployment.namespace,
@@ -475,6 +499,7 @@ class EmulatedCluster implements Cluster {
       labels: deployment.podLabels,
       env,
       container,
+      sandbox,
       containerSpec: deployment.container,
       ready: false,
       terminating: false,
@@ -733,7 +758,7 @@ class EmulatedCluster implements Cluster {
     await docker('stop', '--time', String(grace), pod.container.getId()).catch(() => {})
     state.exited = true
     state.gone = true
-    await docker('rm', '--force', '--volumes', pod.container.getId()).catch(() => {})
+    await docker('rm', '--force', '--volumes', pod.container.getId(), state.sandbox.getId()).catch(() => {})
     await this.#sync()
   }
 
