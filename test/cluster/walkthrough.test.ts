@@ -4,9 +4,10 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { ImageLab, podsIn, type Service as ImageService } from '../images/support.ts'
+import { ImageLab, podsIn } from '../images/support.ts'
 import { deliveryDir, k8sDir, loadManifests } from '../k8s/manifests.ts'
 import { type Cluster, type Pod, type Service, startCluster } from './emulator.ts'
+import { imagesFor } from './support.ts'
 
 const run = promisify(execFile)
 const manifests = [loadManifests(k8sDir), loadManifests(deliveryDir)]
@@ -21,13 +22,7 @@ let delivery: Service
 const SLOW = 120_000
 
 beforeAll(async () => {
-  // Each manifest image (snackbar/order:1.0, snackbar/payment:1.0) is built from its Dockerfile under a throwaway tag.
-  const wanted = [...new Set(manifests.flatMap((m) => m.deployments.map((d) => d.container.image)))]
-  const images = Object.fromEntries(await Promise.all(wanted.map(async (image) => {
-    const service = image.split('/').pop()!.split(':')[0] as ImageService
-    return [image, await lab.image(service)] as const
-  })))
-  cluster = await startCluster({ manifests, images })
+  cluster = await startCluster({ manifests, images: await imagesFor(lab, manifests) })
   payment = cluster.service('payment', 'snackbar')
   delivery = cluster.service('delivery', 'fancy-snackbar')
   payments = cluster.pods({ deployment: 'payment', namespace: 'snackbar' })
