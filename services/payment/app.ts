@@ -59,6 +59,13 @@ export function buildApp(options: PaymentAppOptions): FastifyInstance {
     },
   }, async (request, reply) => {
     const charge = ledger.charge(request.body, request.headers['idempotency-key'])
+    if (charge.outcome === 'created') {
+      // The ledger lives in this pod's memory and dies with it; the log outlives it (kubectl logs [--previous]).
+      // Written before the answer (server.ts logs synchronously), so a charge whose answer was lost to a crash is on
+      // record too: counting these lines per orderId across every pod is how a double charge would show.
+      const { paymentId, orderId, amount, currency } = charge.payment
+      request.log.info({ paymentId, orderId, amount, currency, idempotencyKey: request.headers['idempotency-key'] }, 'payment created')
+    }
     if (charge.outcome === 'conflict') {
       throw new HttpError(422, 'IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used for a different payment', {
         paymentId: charge.payment.paymentId,

@@ -46,6 +46,21 @@ describe('payment POST /payments', () => {
     expect(retry).toEqual({ status: 200, body: first.body })
   })
 
+  it('when a payment is made, then one "payment created" line with its ids goes to the log before the answer, and a replay logs none', async () => {
+    const lines: Record<string, unknown>[] = []
+    const logged = (await servers.payment('payment-audited', { logStream: { write: (line) => void lines.push(JSON.parse(line)) } })).url
+    const headers = { 'idempotency-key': 'ord_audit', 'x-request-id': 'trace-audit' }
+    const first = await postJson(`${logged}/payments`, { ...request, orderId: 'ord_audit' }, headers)
+    await postJson(`${logged}/payments`, { ...request, orderId: 'ord_audit' }, headers)
+    const created = lines.filter((line) => line.msg === 'payment created')
+    expect(created).toEqual([expect.objectContaining({
+      pod: 'payment-audited', reqId: 'trace-audit', paymentId: first.body.paymentId, orderId: 'ord_audit', amount: 7000, currency: 'KRW', idempotencyKey: 'ord_audit',
+    })])
+    // The ledger is memory; this line is what outlives a killed pod, so it is written while charging, ahead of the
+    // answer and of the request's own line, which comes once the answer is sent.
+    expect(lines.indexOf(created[0]!)).toBeLessThan(lines.findIndex((line) => line.msg === 'request'))
+  })
+
   it('when an Idempotency-Key is reused for a different payment, then 422 names the payment it belongs to', async () => {
     const first = await postJson(`${base}/payments`, { ...request, orderId: 'ord_3' }, { 'idempotency-key': 'key-3' })
     const other = await postJson(`${base}/payments`, { ...request, orderId: 'ord_3', amount: 1 }, { 'idempotency-key': 'key-3' })
