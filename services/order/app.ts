@@ -24,8 +24,11 @@ export interface OrderAppOptions extends ServiceOptions {
 const MAX_SPREAD = 200
 // A GET is safe to repeat: a pod that vanished mid-call is retried twice on new connections.
 const GET_RETRIES = 2
-// An order is charged with an idempotency key, so one retry can never charge twice.
-const ORDER_RETRIES = 1
+// A charge whose connection broke may have been made. The idempotency key cannot make a retry safe: each payment
+// pod keeps its own ledger, and the retry's new connection may reach another pod, which would charge again.
+const ORDER_RETRIES = 0
+// /payment/spread shows what each connection met, refusals included: a few quick retries, no persisting.
+const SPREAD_REFUSED_RETRIES = 2
 
 const callSchema = {
   type: 'object',
@@ -175,9 +178,9 @@ async function orderRoutes(app: FastifyInstance, options: OrderAppOptions): Prom
   app.addHook('onClose', async () => upstream.close())
 
   /** GET / of a Service, reporting which pod answered. */
-  async function ask(service: string, target: Target, connection: ConnectionMode, requestId: string): Promise<CallReport> {
+  async function ask(service: string, target: Target, connection: ConnectionMode, requestId: string, refusedRetries: number | 'withinTimeout' = 'withinTimeout'): Promise<CallReport> {
     try {
-      const { body, statusCode, ...call } = await upstream.call<Identity>(target, { path: '/', connection, requestId, retries: GET_RETRIES })
+      const { body, statusCode, ...call } = await upstream.call<Identity>(target, { path: '/', connection, requestId, retries: GET_RETRIES, refusedRetries })
       if (statusCode !== 200) {
         throw new HttpError(502, 'UPSTREAM_ERROR', `${target.url} answered ${statusCode}`, { url: target.url, address: call.address })
       }
@@ -196,7 +199,7 @@ async function orderRoutes(app: FastifyInstance, options: OrderAppOptions): Prom
     // One after another, like a curl loop: each call opens its connection only when the last one is done.
     for (let i = 0; i < n; i++) {
       try {
-        const call = await ask(service, target, connection, requestId)
+        const call = await ask(service, target, connection, requestId, SPREAD_REFUSED_RETRIES)
         if (call.retriedAfter.length > 0) retried++
         const { pod, ip } = call.answeredBy
         const seen = pods.get(pod) ?? { pod, ip, count: 0 }
@@ -312,6 +315,8 @@ async function orderRoutes(app: FastifyInstance, options: OrderAppOptions): Prom
         body: { orderId, amount, currency: CURRENCY },
         headers: { 'idempotency-key': orderId },
         retries: ORDER_RETRIES,
+        // A refused connection sent nothing: retrying it is safe for a charge too.
+        refusedRetries: 'withinTimeout',
       })
     } catch (error) {
       if (error instanceof HttpError) error.details.orderId = orderId

@@ -1,6 +1,7 @@
 import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
 import { performance } from 'node:perf_hooks'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { Agent } from 'undici'
 import { HttpError } from '../shared/errors.ts'
 import type { Identity } from '../shared/identity.ts'
@@ -42,8 +43,16 @@ export interface CallOptions {
   requestId: string
   body?: unknown
   headers?: Record<string, string>
-  /** Retries on a new connection after a refused or reset connection; never after a timeout. */
+  /**
+   * Retries on a new connection after the connection broke mid-call (reset, closed): only for a request that is
+   * safe to repeat, as the first one may have been processed. Never after a timeout.
+   */
   retries: number
+  /**
+   * Retries after a refused connection, which sent nothing, so any request may be retried: a number caps them;
+   * `withinTimeout` keeps trying, a short pause apart, for as long as the call's timeout.
+   */
+  refusedRetries: number | 'withinTimeout'
 }
 
 export function targetUrl(host: string, port: number): string {
@@ -54,7 +63,13 @@ export function targetUrl(host: string, port: number): string {
 // CoreDNS answers Service names with a 5 s TTL; keeping an answer that long is what a pod's resolver may do too,
 // and keeps a lookup off every request.
 const DNS_TTL_MS = 5_000
-const RETRYABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED'])
+/** The connection broke after the request may have been sent. */
+const BROKEN = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED'])
+/**
+ * Through a Service a refused connection means the rules still pick a pod that is gone: the endpoints drop it only
+ * seconds later. Each new connection is a fresh random pick, so a few quick tries almost surely find a live pod.
+ */
+const REFUSED_PAUSES_MS = [25, 50, 100, 200]
 const TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT'])
 const DNS_FAILURES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL', 'ENODATA'])
 
@@ -88,6 +103,9 @@ export class UpstreamClient {
 
   async call<T>(target: Target, options: CallOptions): Promise<UpstreamCall<T>> {
     const retriedAfter: string[] = []
+    const deadline = performance.now() + this.#timeoutMs
+    let broken = 0
+    let refused = 0
     for (let attempt = 1; ; attempt++) {
       // A retry always takes a new connection, so the Service picks a pod afresh.
       const connection = attempt === 1 ? options.connection : 'new'
@@ -95,7 +113,17 @@ export class UpstreamClient {
         return { ...await this.#once<T>(target, options, connection), attempts: attempt, retriedAfter }
       } catch (error) {
         const code = errorCode(error)
-        if (!RETRYABLE.has(code) || attempt > options.retries) throw this.#explain(error, target, retriedAfter)
+        if (code === 'ECONNREFUSED') {
+          const pause = REFUSED_PAUSES_MS[Math.min(refused, REFUSED_PAUSES_MS.length - 1)]!
+          const more = options.refusedRetries === 'withinTimeout' ? performance.now() + pause < deadline : refused < options.refusedRetries
+          if (!more) throw this.#explain(error, target, retriedAfter, options)
+          refused++
+          if (options.refusedRetries === 'withinTimeout') await sleep(pause)
+        } else if (BROKEN.has(code) && broken < options.retries) {
+          broken++
+        } else {
+          throw this.#explain(error, target, retriedAfter, options)
+        }
         retriedAfter.push(code)
       }
     }
@@ -162,7 +190,7 @@ export class UpstreamClient {
     return addresses
   }
 
-  #explain(error: unknown, target: Target, retriedAfter: string[]): HttpError {
+  #explain(error: unknown, target: Target, retriedAfter: string[], options: CallOptions): HttpError {
     if (error instanceof HttpError) return error
     const code = errorCode(error)
     const details = { url: target.url, cause: code, ...(retriedAfter.length > 0 && { retriedAfter }) }
@@ -175,8 +203,10 @@ export class UpstreamClient {
     if (code === 'ECONNREFUSED') {
       return new HttpError(502, 'CONNECTION_REFUSED', `${target.url} refused the connection: nothing listens there (no ready pod behind the Service?)`, details)
     }
-    if (RETRYABLE.has(code)) {
-      return new HttpError(502, 'CONNECTION_LOST', `the connection to ${target.url} broke before an answer (${code}): the pod went away mid-request`, details)
+    if (BROKEN.has(code)) {
+      // A request that is not safe to repeat was not: its caller must learn that the outcome is unknown.
+      const notRepeated = options.retries === 0 ? '; it may or may not have been processed, so it was not sent again' : ''
+      return new HttpError(502, 'CONNECTION_LOST', `the connection to ${target.url} broke before an answer (${code}): the pod went away mid-request${notRepeated}`, details)
     }
     return new HttpError(502, 'UPSTREAM_FAILED', `calling ${target.url} failed (${code}): ${(error as Error).message}`, details)
   }
