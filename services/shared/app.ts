@@ -7,6 +7,7 @@ import { health } from './health.ts'
 import { type Identity, identityLine, identitySchema } from './identity.ts'
 import { metrics } from './metrics.ts'
 import { formatQuery, negotiation } from './negotiation.ts'
+import { compilersFactory } from './precompiled.ts'
 
 export interface ServiceOptions {
   identity: Identity
@@ -76,6 +77,8 @@ export function createServiceApp({ identity, logLevel = 'info', logStream, fault
     connectionTimeout: SERVER_TIMEOUTS.idleMs,
     keepAliveTimeout: SERVER_TIMEOUTS.keepAliveMs,
     forceCloseConnections: 'idle',
+    // The bundle brings every route's validators and serializers compiled at build time (see precompiled.ts).
+    ...(compilersFactory && { schemaController: { compilersFactory } }),
   })
 
   app.addSchema(identitySchema)
