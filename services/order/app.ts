@@ -29,6 +29,8 @@ const GET_RETRIES = 2
 const ORDER_RETRIES = 0
 // /payment/spread shows what each connection met, refusals included: a few quick retries, no persisting.
 const SPREAD_REFUSED_RETRIES = 2
+// Calls to a frozen pod each wait out the timeout; a spread stops starting new ones well before clients give up.
+const SPREAD_BUDGET_MS = 20_000
 
 const callSchema = {
   type: 'object',
@@ -196,8 +198,11 @@ async function orderRoutes(app: FastifyInstance, options: OrderAppOptions): Prom
     const pods = new Map<string, { pod: string; ip: string; count: number }>()
     const errors = new Map<string, { code: string; message: string; count: number }>()
     let retried = 0
+    let firstError: HttpError | undefined
+    let calls = 0
+    const deadline = Date.now() + SPREAD_BUDGET_MS
     // One after another, like a curl loop: each call opens its connection only when the last one is done.
-    for (let i = 0; i < n; i++) {
+    for (; calls < n && Date.now() < deadline; calls++) {
       try {
         const call = await ask(service, target, connection, requestId, SPREAD_REFUSED_RETRIES)
         if (call.retriedAfter.length > 0) retried++
@@ -207,28 +212,30 @@ async function orderRoutes(app: FastifyInstance, options: OrderAppOptions): Prom
         pods.set(pod, seen)
       } catch (error) {
         if (!(error instanceof HttpError)) throw error
-        if (pods.size === 0 && errors.size === 0 && i === n - 1) throw error
+        firstError ??= error
         const seen = errors.get(error.code) ?? { code: error.code, message: error.message, count: 0 }
         seen.count++
         errors.set(error.code, seen)
       }
     }
     const answered = [...pods.values()].reduce((sum, { count }) => sum + count, 0)
-    if (answered === 0) {
-      const [first] = errors.values()
-      throw new HttpError(502, first?.code ?? 'UPSTREAM_FAILED', `all ${n} calls failed: ${first?.message ?? 'no answer'}`, { url: target.url })
+    if (answered === 0 && firstError) {
+      // Every call failed the same way a single call would: answer with that failure's status and explanation.
+      firstError.message = calls === 1 ? firstError.message : `all ${calls} calls failed; the first: ${firstError.message}`
+      throw firstError
     }
+    const stoppedEarly = calls < n ? `Stopped after ${calls} of ${n} calls: a spread answers within ${SPREAD_BUDGET_MS / 1000} s. ` : ''
     return {
       via: target.via,
       url: target.url,
       connection,
-      n,
+      n: calls,
       answered,
-      failed: n - answered,
+      failed: calls - answered,
       retried,
       pods: [...pods.values()].sort((a, b) => a.pod.localeCompare(b.pod)),
       errors: [...errors.values()],
-      note: spreadNote(connection, pods.size, answered),
+      note: stoppedEarly + spreadNote(connection, pods.size, answered),
     }
   }
 
@@ -320,6 +327,7 @@ async function orderRoutes(app: FastifyInstance, options: OrderAppOptions): Prom
       })
     } catch (error) {
       if (error instanceof HttpError) error.details.orderId = orderId
+      upstreamCalls.inc({ service: 'payment', via: target.via, pod: '', outcome: (error as HttpError).code ?? 'UNKNOWN' })
       throw error
     }
     if (call.statusCode !== 201 && call.statusCode !== 200) {

@@ -1,8 +1,12 @@
 import { createConnection, createServer } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { closedPort, getJson, Loopback, postJson } from '../support/services.ts'
+import { closedPort, getJson, identity, Loopback, postJson } from '../support/services.ts'
 
 const servers = new Loopback()
+// Names that fail inside this machine's resolver, so no query leaves it: DNS labels have at most 63 characters,
+// and the resolver refuses a name with a longer one before sending anything.
+const OFFLINE_NAMESPACE = 'n'.repeat(64)
+const OFFLINE_DOMAIN = `${'d'.repeat(64)}.local`
 let order: string
 let paymentEnv: Record<string, string>
 let paymentPods: string[]
@@ -40,10 +44,11 @@ describe('order GET /payment', () => {
   })
 
   it.each([
-    ['ns', 'payment.snackbar'],
-    ['fqdn', 'payment.snackbar.svc.cluster.local'],
-  ])('when via=%s and %s does not resolve, then 502 names the name', async (via, name) => {
-    const { status, body } = await getJson(`${order}/payment?via=${via}`)
+    ['ns', `payment.${OFFLINE_NAMESPACE}`],
+    ['fqdn', `payment.${OFFLINE_NAMESPACE}.svc.cluster.local`],
+  ])('when via=%s and the name does not resolve, then 502 names it', async (via, name) => {
+    const offline = (await servers.order({}, { identity: { ...identity('order', 'order-offline'), namespace: OFFLINE_NAMESPACE } })).url
+    const { status, body } = await getJson<{ message: string }>(`${offline}/payment?via=${via}`)
     expect(status).toBe(502)
     expect(body).toMatchObject({ code: 'DNS_FAILED', url: `http://${name}/` })
     expect(body.message).toContain(`${name} did not resolve`)
@@ -105,6 +110,17 @@ describe('order GET /payment/spread', () => {
   it('when curl asks, then a count per pod is drawn as text', async () => {
     const text = await (await fetch(`${order}/payment/spread?n=10`)).text()
     expect(text).toMatch(/^10 calls via=env to http:\/\/127\.0\.0\.1:\d+\/, a new connection per call: 10 answered, 0 failed\n {2}payment-a +\d+ +#+\n/)
+  })
+
+  it('when every call of a spread times out, then it answers 504 like one call would, saying how many failed', async () => {
+    const slow = await servers.raw((_request, response) => {
+      setTimeout(() => response.end('{}'), 5_000).unref()
+    })
+    const impatient = (await servers.order({ PAYMENT_SERVICE_HOST: '127.0.0.1', PAYMENT_SERVICE_PORT: String(slow.port), UPSTREAM_TIMEOUT_MS: '200' })).url
+    const { status, body } = await getJson<{ code: string; message: string }>(`${impatient}/payment/spread?n=2`)
+    expect(status).toBe(504)
+    expect(body.code).toBe('UPSTREAM_TIMEOUT')
+    expect(body.message).toMatch(/^all 2 calls failed; the first: /)
   })
 
   it.each(['0', '201', 'ten'])('when n=%s, then 400 names n', async (n) => {
@@ -212,21 +228,30 @@ describe('order GET /menu, /discovery and /delivery', () => {
   })
 
   it('when discovery is asked for, then it shows the Service variables, resolv.conf and every name form', async () => {
-    const { body } = await getJson<Record<string, any>>(`${order}/discovery`)
+    // Names the resolver answers from /etc/hosts or turns away itself, but one: discovery looks each up for real.
+    const env = { ...paymentEnv, UPSTREAM_PAYMENT_NAME: 'localhost', UPSTREAM_DELIVERY_NAME: 'localhost', CLUSTER_DOMAIN: OFFLINE_DOMAIN }
+    const discovering = (await servers.order(env, { identity: { ...identity('order', 'order-offline'), namespace: OFFLINE_NAMESPACE } })).url
+    const { body } = await getJson<Record<string, any>>(`${discovering}/discovery`)
     expect(body.serviceVariables).toEqual(paymentEnv)
     expect(body.resolvConf.nameservers.length).toBeGreaterThan(0)
-    expect(body.names.map(({ name }: { name: string }) => name)).toEqual([
-      'payment', 'payment.snackbar', 'payment.snackbar.svc.cluster.local',
-      'delivery', 'delivery.fancy-snackbar', 'delivery.fancy-snackbar.svc.cluster.local',
+    expect(body.names).toEqual([
+      { name: 'localhost', addresses: ['127.0.0.1'], error: null },
+      { name: `localhost.${OFFLINE_NAMESPACE}`, addresses: [], error: expect.any(String) },
+      { name: `localhost.${OFFLINE_NAMESPACE}.svc.${OFFLINE_DOMAIN}`, addresses: [], error: expect.any(String) },
+      { name: 'localhost', addresses: ['127.0.0.1'], error: null },
+      { name: 'localhost.fancy-snackbar', addresses: [], error: expect.any(String) },
+      { name: `localhost.fancy-snackbar.svc.${OFFLINE_DOMAIN}`, addresses: [], error: expect.any(String) },
     ])
-    const text = await (await fetch(`${order}/discovery`)).text()
+    const text = await (await fetch(`${discovering}/discovery`)).text()
     expect(text).toContain(`PAYMENT_SERVICE_HOST=${paymentEnv.PAYMENT_SERVICE_HOST}`)
+    expect(text).toMatch(/^ {2}localhost +-> 127\.0\.0\.1$/m)
   })
 
-  it('when delivery is called in another namespace that does not resolve here, then 502 names delivery.fancy-snackbar', async () => {
-    const { status, body } = await getJson(`${order}/delivery?via=ns`)
+  it('when the other namespace’s Service does not resolve, then 502 names the name tried', async () => {
+    const offline = (await servers.order({ CLUSTER_DOMAIN: OFFLINE_DOMAIN })).url
+    const { status, body } = await getJson(`${offline}/delivery?via=fqdn`)
     expect(status).toBe(502)
-    expect(body).toMatchObject({ code: 'DNS_FAILED', url: 'http://delivery.fancy-snackbar/' })
+    expect(body).toMatchObject({ code: 'DNS_FAILED', url: `http://delivery.fancy-snackbar.svc.${OFFLINE_DOMAIN}/` })
   })
 
   it('when delivery is asked for by its short name, then 400: the short name cannot cross namespaces', async () => {
