@@ -6,11 +6,12 @@ import { buildApp as buildOrder } from '../../services/order/app.ts'
 import { readOrderConfig } from '../../services/order/config.ts'
 import { buildApp as buildPayment } from '../../services/payment/app.ts'
 import type { Identity } from '../../services/shared/identity.ts'
+import { OFFLINE_DOMAIN, OFFLINE_NAMESPACE } from '../support/services.ts'
 
 const LOOPBACK = '127.0.0.1'
 
 const identity = (service: string, pod: string): Identity =>
-  ({ service, version: 'test', pod, ip: LOOPBACK, namespace: 'snackbar', node: 'test-node' })
+  ({ service, version: 'test', pod, ip: LOOPBACK, namespace: OFFLINE_NAMESPACE, node: 'test-node' })
 
 function urlOf(app: FastifyInstance): string {
   const { port } = app.server.address() as AddressInfo
@@ -40,8 +41,16 @@ export async function startStack(): Promise<Stack> {
     probeIntervalMs: 60_000,
   })
   const vip = await service.listen(0, LOOPBACK)
-  // As Kubernetes injects them for the payment Service; no cluster DNS here, so the name ways fail, as they should.
-  const env = { PAYMENT_SERVICE_HOST: vip.host, PAYMENT_SERVICE_PORT: String(vip.port), UPSTREAM_TIMEOUT_MS: '1000' }
+  // The variables as Kubernetes injects them for the payment Service. There is no cluster DNS: the short name is
+  // `localhost` (from /etc/hosts) on the Service's port, and the FQDN fails inside the resolver, as it should.
+  const env = {
+    PAYMENT_SERVICE_HOST: vip.host,
+    PAYMENT_SERVICE_PORT: String(vip.port),
+    UPSTREAM_PAYMENT_NAME: 'localhost',
+    UPSTREAM_PAYMENT_PORT: String(vip.port),
+    CLUSTER_DOMAIN: OFFLINE_DOMAIN,
+    UPSTREAM_TIMEOUT_MS: '1000',
+  }
   const order = buildOrder({ identity: identity('order', 'order-test'), config: readOrderConfig(env), env, logLevel: false })
   await order.listen({ host: LOOPBACK, port: 0 })
   return {

@@ -1,12 +1,8 @@
 import { createConnection, createServer } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { closedPort, getJson, identity, Loopback, postJson } from '../support/services.ts'
+import { closedPort, getJson, identity, Loopback, OFFLINE_DOMAIN, OFFLINE_NAMESPACE, postJson } from '../support/services.ts'
 
 const servers = new Loopback()
-// Names that fail inside this machine's resolver, so no query leaves it: DNS labels have at most 63 characters,
-// and the resolver refuses a name with a longer one before sending anything.
-const OFFLINE_NAMESPACE = 'n'.repeat(64)
-const OFFLINE_DOMAIN = `${'d'.repeat(64)}.local`
 let order: string
 let paymentEnv: Record<string, string>
 let paymentPods: string[]

@@ -52,6 +52,13 @@ export class Loopback {
   }
 }
 
+/**
+ * Names that fail inside this machine's resolver, so no lookup leaves it: DNS labels have at most 63 characters,
+ * and the resolver refuses a name with a longer one before sending anything. There is no cluster DNS here.
+ */
+export const OFFLINE_NAMESPACE = 'n'.repeat(64)
+export const OFFLINE_DOMAIN = `${'d'.repeat(64)}.local`
+
 export function identity(service: string, pod: string): Identity {
   return { service, version: 'test', pod, ip: '127.0.0.1', namespace: 'snackbar', node: 'test-node' }
 }
