@@ -8,7 +8,7 @@ const TIMEOUT_MS = 20000
 const EXPLAIN = {
   DNS_FAILED: 'No DNS answer for this name. In a cluster: is there a Service of that name in that namespace (kubectl get services)? Outside a cluster (npm start) there is no cluster DNS, so only the environment variables work.',
   CONNECTION_REFUSED: 'Nothing accepted the connection: no ready pod behind the Service, or a wrong port. Check kubectl get endpointslices.',
-  CONNECTION_LOST: 'A pod went away in the middle of a call: a rollout, a crash, a scale-down. Calls are retried on a new connection, which the Service gives to a pod that is still ready.',
+  CONNECTION_LOST: 'A pod went away in the middle of a call: a rollout, a crash, a scale-down. A GET is retried on a new connection, which the Service gives to a pod that is still ready; an order is not resent, since it may already have been charged.',
   RETRIED: 'Their connections broke: a pod went away before the Service stopped sending it new connections. Each retry took a new connection and reached a pod that still answers.',
   UPSTREAM_TIMEOUT: 'Nobody answered in time: a wrong port, a NetworkPolicy, or a pod starved at its CPU limit.',
   UPSTREAM_ERROR: 'A pod answered, but with an error status.',
