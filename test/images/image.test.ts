@@ -1,6 +1,6 @@
 import type { StartedTestContainer } from 'testcontainers'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { baseUrl, ImageLab, inspect, REVISION, type Service, sh, VERSION } from './support.ts'
+import { baseUrl, ImageLab, inspect, REVISION, type Service, sh, SOURCE, VERSION } from './support.ts'
 
 const lab = new ImageLab()
 afterAll(() => lab.cleanUp())
@@ -22,7 +22,7 @@ describe.each<Service>(['payment', 'order'])('the %s image', (service) => {
     expect(Config.Labels).toMatchObject({
       'org.opencontainers.image.version': VERSION,
       'org.opencontainers.image.revision': REVISION,
-      'org.opencontainers.image.source': expect.stringMatching(/^https:\/\//),
+      'org.opencontainers.image.source': SOURCE,
     })
     expect(Config.Env).toContainEqual(expect.stringMatching(/^NODE_OPTIONS=.*--max-old-space-size=\d+/))
   })

@@ -16,6 +16,8 @@ export const PORT = 8080
 export const NODE_IMAGE = process.env.NODE_IMAGE ?? 'node:24-bookworm-slim'
 /** A version no checkout reports, so a test sees that the build arg reached the bundle. */
 export const VERSION = `${packageJson.version}-imagetest`
+/** What a release build passes: where the sources live. Any URL does for the test. */
+export const SOURCE = 'https://example.org/snackbar.git'
 export const REVISION = await run('git', ['rev-parse', 'HEAD'], { cwd: repoRoot }).then(({ stdout }) => stdout.trim(), () => 'unknown')
 // Startup under a 0.05 cpu limit takes several seconds (see docs); the bound only catches a hang.
 const READY_TIMEOUT_MS = 120_000
@@ -59,7 +61,7 @@ export class ImageLab {
     if (!image) {
       const tag = `snackbar-imagetest/${service}:${this.#runId}`
       image = GenericContainer.fromDockerfile(repoRoot, `Dockerfile.${service}`)
-        .withBuildArgs({ NODE_IMAGE, VERSION, REVISION })
+        .withBuildArgs({ NODE_IMAGE, VERSION, REVISION, SOURCE })
         .build(tag, { deleteOnExit: false })
         .then(() => tag)
       this.#images.set(service, image)
