@@ -14,7 +14,9 @@ declare module 'fastify' {
 export const metrics = fp(
   async (app) => {
     const registry = new Registry()
-    collectDefaultMetrics({ register: registry })
+    // The event-loop-delay histogram samples every 10 ms by default: 100 wake-ups a second cost an idle pod ~5 ms of
+    // CPU per second, a tenth of a 50m limit. Every 100 ms still fills the lag percentiles between scrapes (~1 ms/s).
+    collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 })
     const requests = new Counter({
       name: 'http_requests_total',
       help: 'HTTP requests answered, by route and status',
