@@ -2,7 +2,7 @@
 // runtime image carries no node_modules and Node parses one file at start-up (faster under a 0.05 cpu limit).
 import { readdir, readFile, rm } from 'node:fs/promises'
 import { build, type BuildOptions } from 'esbuild'
-import { builtinsAsRequire, lazyBuiltins, precompile } from './precompile.ts'
+import { builtinsAsRequire, lazyRequires, precompile } from './precompile.ts'
 
 // `npm run build -- payment` builds one service; no argument builds both.
 const services = process.argv.length > 2 ? process.argv.slice(2) : ['order', 'payment']
@@ -64,7 +64,7 @@ for (const service of services) {
     entryPoints: [`services/${service}/server.ts`],
     outfile,
     metafile: true,
-    plugins: [builtinsAsRequire, lazyBuiltins, precompiled],
+    plugins: [builtinsAsRequire, lazyRequires, precompiled],
   })
   const bytes = Object.values(result.metafile.outputs).reduce((sum, output) => sum + output.bytes, 0)
   console.log(`${outfile}  ${(bytes / 1024).toFixed(0)} KiB  (version ${version})`)

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { build, type BuildOptions, type Plugin } from 'esbuild'
 
@@ -29,33 +29,37 @@ export const builtinsAsRequire: Plugin = {
 }
 
 /**
- * Fastify's server.js requires node:https and node:http2 when it loads, to serve them if asked; we serve plain HTTP/1.1.
- * Loading both (and tls under https) was ~15 ms of every start. In the bundle they load on first use instead.
- * Packages are matched by path: if they stop requiring these, nothing happens.
+ * Modules that dependencies require when they load but that our services never or rarely use: in the bundle they
+ * load at their first use instead. Fastify's server.js requires node:https and node:http2 to serve them if asked
+ * (~7 ms of every start; we serve plain HTTP/1.1); its plugin-utils requires semver for plugins that declare a
+ * Fastify version (ours do not); prom-client loads its Pushgateway (https, tls, zlib) and its cluster aggregator,
+ * pino its worker-thread transports. Matched by importer path: if a package stops requiring one, nothing happens.
  */
-const LAZY_BUILTINS: { importer: RegExp; builtins: RegExp }[] = [
-  { importer: /\/node_modules\/fastify\/lib\/server\.js$/, builtins: /^node:(https|http2)$/ },
-  // prom-client's Pushgateway, which we never use, is what else loads https.
-  { importer: /\/node_modules\/prom-client\/lib\/pushgateway\.js$/, builtins: /^https$/ },
+const LAZY_REQUIRES: { importer: RegExp; request: RegExp }[] = [
+  { importer: /\/node_modules\/fastify\/lib\/server\.js$/, request: /^node:(https|http2)$/ },
+  { importer: /\/node_modules\/fastify\/lib\/plugin-utils\.js$/, request: /^semver$/ },
+  { importer: /\/node_modules\/prom-client\/index\.js$/, request: /^\.\/lib\/(pushgateway|cluster)$/ },
+  { importer: /\/node_modules\/pino\/pino\.js$/, request: /^\.\/lib\/transport$/ },
 ]
 
-export const lazyBuiltins: Plugin = {
-  name: 'lazy-builtins',
+export const lazyRequires: Plugin = {
+  name: 'lazy-requires',
   setup(build) {
-    build.onResolve({ filter: /^(node:)?(https|http2)$/ }, (args) => (args.kind === 'require-call'
-      && LAZY_BUILTINS.some(({ importer, builtins }) => importer.test(args.importer) && builtins.test(args.path))
-      ? { path: args.path, namespace: 'lazy-builtin' }
+    build.onResolve({ filter: /.*/ }, (args) => (args.kind === 'require-call' && args.namespace === 'file'
+      && LAZY_REQUIRES.some(({ importer, request }) => importer.test(args.importer) && request.test(args.path))
+      ? { path: `${args.path} from ${args.importer}`, namespace: 'lazy', pluginData: { request: args.path, resolveDir: dirname(args.importer) } }
       : undefined))
-    // A stand-in that requires the real module at its first use; every property read goes through to it.
-    build.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
+    // A stand-in that requires the real module at its first use: property reads, calls and `new` go through to it.
+    build.onLoad({ filter: /.*/, namespace: 'lazy' }, ({ pluginData }) => ({
       loader: 'js',
+      resolveDir: (pluginData as { resolveDir: string }).resolveDir,
       contents: `let real
-const load = () => (real ??= require(${JSON.stringify(args.path)}))
-module.exports = new Proxy({}, {
+const load = () => (real ??= require(${JSON.stringify((pluginData as { request: string }).request)}))
+module.exports = new Proxy(function lazy() {}, {
   get: (_, key) => load()[key],
   has: (_, key) => key in load(),
-  ownKeys: () => Reflect.ownKeys(load()),
-  getOwnPropertyDescriptor: (_, key) => { const d = Reflect.getOwnPropertyDescriptor(load(), key); return d && { ...d, configurable: true } },
+  apply: (_, self, args) => Reflect.apply(load(), self, args),
+  construct: (_, args) => Reflect.construct(load(), args),
 })`,
     }))
   },
@@ -182,7 +186,7 @@ export async function precompile(service: string, options: BuildOptions & { absW
     outfile: generator,
     minify: false,
     metafile: false,
-    plugins: [builtinsAsRequire, lazyBuiltins, {
+    plugins: [builtinsAsRequire, lazyRequires, {
       name: 'generate',
       setup(build) {
         const modules: Record<string, string> = { 'run-server': GENERATE_RUN_SERVER, compilers: GENERATE_COMPILERS, 'env-schema': RECORD_ENV_SCHEMA }
