@@ -2,8 +2,7 @@
 // pod's limits (--memory 64m --cpus 0.05) to its first 200 on /readyz, polled from the host over a network the
 // bench creates (never `docker exec`, which would spend the container's own cpu quota).
 import { existsSync, readFileSync } from 'node:fs'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { get, load, type LoadResult, MiB, round, run, waitFor200 } from './lib.ts'
+import { load, type LoadResult, MiB, round, run, waitFor200 } from './lib.ts'
 
 export const MB = 1e6
 
@@ -115,10 +114,10 @@ export interface ContainerRun {
 
 export const POD_LIMITS = ['--memory', '64m', '--cpus', '0.05']
 
-export async function runContainer(image: string, network: string, { env = {}, command = [] as string[] } = {}): Promise<ContainerRun> {
+export async function runContainer(image: string, network: string, { env = {}, command = [] as string[], limits = POD_LIMITS } = {}): Promise<ContainerRun> {
   const envArgs = Object.entries(env).flatMap(([key, value]) => ['-e', `${key}=${value}`])
   const started = performance.now()
-  const id = await docker('run', '-d', '--network', network, ...POD_LIMITS, ...envArgs, image, ...command)
+  const id = await docker('run', '-d', '--network', network, ...limits, ...envArgs, image, ...command)
   const stop = async () => { await docker('rm', '-f', id).catch(() => {}) }
   try {
     const ip = await docker('inspect', '--format', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, id)
@@ -160,13 +159,12 @@ export async function removeNetwork(name: string): Promise<void> {
   await docker('network', 'rm', name).catch(() => {})
 }
 
+/** Whether the kernel killed the container for going over its memory limit. */
+export async function oomKilled(id: string): Promise<boolean> {
+  return (await docker('inspect', '--format', '{{.State.OOMKilled}}', id)) === 'true'
+}
+
 /** The host PID of a container's main process, for its RSS from /proc. */
 export async function containerPid(id: string): Promise<number> {
   return Number(await docker('inspect', '--format', '{{.State.Pid}}', id))
 }
-
-export async function settle(ms: number): Promise<void> {
-  await sleep(ms)
-}
-
-export { get }

@@ -109,13 +109,15 @@ export interface StartOptions {
   env: Record<string, string | undefined>
   /** Where stdout goes: a file, as a container runtime's log pipe would take it. */
   logFile: string
+  /** Flags before the script, as the image's ENTRYPOINT has them. */
+  nodeArgs?: string[]
 }
 
-export async function startServer({ name, script, env, logFile }: StartOptions, { waitReady = true } = {}): Promise<Server> {
+export async function startServer({ name, script, env, logFile, nodeArgs = [] }: StartOptions, { waitReady = true } = {}): Promise<Server> {
   const port = await freePort()
   const out = openSync(logFile, 'a')
   const startedAt = performance.now()
-  const child = spawn(nodeBin, [script], {
+  const child = spawn(nodeBin, [...nodeArgs, script], {
     cwd: root,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', out, out],
@@ -214,4 +216,20 @@ export function run(command: string, args: string[], { timeoutMs = 600_000, cwd 
       else reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${(stderr || stdout).trim().split('\n').slice(-5).join('\n')}`))
     })
   })
+}
+
+/**
+ * What ships: the runtime stage's ENV (NODE_OPTIONS, MALLOC_ARENA_MAX, ...) and the node flags of its ENTRYPOINT,
+ * read from the Dockerfile so the bench runs every process as the image does and follows any change there.
+ */
+export function imageRuntime(dockerfile: string): { env: Record<string, string>; nodeFlags: string[] } {
+  const runtimeStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '))
+  const env: Record<string, string> = {}
+  for (const [, body] of runtimeStage.matchAll(/^ENV\s+((?:.*\\\n)*.*)$/gm)) {
+    for (const [, key, value] of body!.replace(/\\\n/g, ' ').matchAll(/(\w+)=("[^"]*"|\S+)/g)) env[key!] = value!.replace(/^"|"$/g, '')
+  }
+  // The image's cache path means nothing here; the bench fills a cache of its own where it measures one.
+  delete env.NODE_COMPILE_CACHE
+  const entrypoint = JSON.parse(/^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(runtimeStage)?.[1] ?? '["node"]') as string[]
+  return { env, nodeFlags: entrypoint.slice(1, -1) }
 }

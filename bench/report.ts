@@ -23,7 +23,8 @@ export function renderMarkdown(report: Report): string {
   out.push(`Load average before ${meta.loadAverageBefore.join(' ')}, after ${meta.loadAverageAfter.join(' ')} (the cores are shared: other work slows runs down).`)
   out.push(`Loads: autocannon in the bench process (it shares the ${meta.cpus} cores with the servers), ${meta.connections} connections, `
     + `${meta.warmupSeconds} s warm-up then ${meta.durationSeconds} s measured, best of ${meta.rounds} round(s), ours and baseline interleaved. `
-    + `Every server is its own process started with the images' NODE_OPTIONS="${meta.nodeOptions}" and NODE_ENV=production; `
+    + `Every server is its own process, run as the images run it: \`node ${meta.runtime.nodeFlags.join(' ')}\` with `
+    + `${Object.entries(meta.runtime.env).map(([key, value]) => `${key}=${JSON.stringify(value)}`).join(' ')}; `
     + 'CPU per request is that process\'s CPU time (all threads) over the 2xx answers it served. Bench took ' + `${meta.benchSeconds} s.`)
   out.push('')
 
@@ -96,11 +97,17 @@ export function renderMarkdown(report: Report): string {
       ['container', 'wall s from docker run to first 200 (median; runs)', 'cgroup CPU ms to ready', 'idle working set MiB', 'idle RSS MiB', 'load under the cap', 'peak working set MiB'],
       docker.containers.map((c) => [
         c.id, `${c.readySeconds} (${c.readySamples.join(', ')})`, c.cpuToReadyMs, c.idleWorkingSetMiB, c.idleRssMiB,
-        c.load ? `GET ${c.load.path}: ${c.load.rps} req/s, p50 ${c.load.p50Ms} ms, p99 ${c.load.p99Ms} ms` : null,
+        c.load ? `${c.load.path} (warm): ${c.load.rps} req/s, p50 ${c.load.p50Ms} ms, p99 ${c.load.p99Ms} ms, CPU ${c.load.cpuMsPerReq} ms/req${c.load.upstreamCpuMsPerReq === null ? '' : ` (+ payment ${c.load.upstreamCpuMsPerReq})`}` : null,
         c.load?.peakWorkingSetMiB ?? null,
       ]),
     ))
     out.push('')
+    const { sustained } = docker
+    if (sustained) {
+      out.push(`Under the heaviest load (\`docker run ${sustained.limits.join(' ')}\`, no cpu cap): ${sustained.path} for ${sustained.seconds} s, `
+        + `${sustained.requests} orders at ${sustained.rps} req/s, ${sustained.errors} errors; working set idle → peak: `
+        + sustained.containers.map((c) => `${c.id} ${c.idleWorkingSetMiB} → ${c.peakWorkingSetMiB} MiB${c.oomKilled ? ' (**OOM-killed**)' : ''}`).join(', ') + '.', '')
+    }
   }
   return `${out.join('\n')}\n`
 }

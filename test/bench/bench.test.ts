@@ -69,7 +69,9 @@ describe('npm run bench', () => {
       expect(docker.images.every((image) => image.bytes > 0 && image.ourBytes > 0)).toBe(true)
       expect(docker.containers.map((c) => c.id)).toEqual(['bare node:http', 'payment', 'order'])
       expect(docker.containers.every((c) => isNumber(c.readySeconds))).toBe(true)
-      expect(docker.containers.filter((c) => c.load).map((c) => c.id)).toEqual(['payment', 'order'])
+      expect(docker.containers.filter((c) => c.load).map((c) => c.id)).toEqual(['bare node:http', 'payment', 'order'])
+      expect(docker.sustained?.containers.map((c) => c.id)).toEqual(['payment', 'order'])
+      expect(docker.sustained?.containers.every((c) => typeof c.oomKilled === 'boolean')).toBe(true)
     } else {
       expect(docker.skipped).toMatch(/\w/)
     }
