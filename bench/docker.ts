@@ -84,6 +84,15 @@ export async function removeImages(tags: string[], builds: Build[], before: Set<
 
 /** The pod's working set as the kubelet counts it (usage minus inactive file cache), and the cgroup's CPU time. */
 export function cgroupFigures(id: string): { workingSetMiB: number; cpuMs: number } | null {
+  try {
+    return readCgroup(id)
+  } catch {
+    // The container ended (or was killed) between the check and the read.
+    return null
+  }
+}
+
+function readCgroup(id: string): { workingSetMiB: number; cpuMs: number } | null {
   const v1 = `/sys/fs/cgroup/memory/docker/${id}`
   if (existsSync(v1)) {
     const usage = Number(readFileSync(`${v1}/memory.usage_in_bytes`, 'utf8'))

@@ -97,8 +97,8 @@ export function renderMarkdown(report: Report): string {
       ['container', 'wall s from docker run to first 200 (median; runs)', 'cgroup CPU ms to ready', 'idle working set MiB', 'idle RSS MiB', 'load under the cap', 'peak working set MiB'],
       docker.containers.map((c) => [
         c.id, `${c.readySeconds} (${c.readySamples.join(', ')})`, c.cpuToReadyMs, c.idleWorkingSetMiB, c.idleRssMiB,
-        c.load ? `${c.load.path} (warm): ${c.load.rps} req/s, p50 ${c.load.p50Ms} ms, p99 ${c.load.p99Ms} ms, CPU ${c.load.cpuMsPerReq} ms/req${c.load.upstreamCpuMsPerReq === null ? '' : ` (+ payment ${c.load.upstreamCpuMsPerReq})`}` : null,
-        c.load?.peakWorkingSetMiB ?? null,
+        c.load ? `${c.load.path} (warm): ${c.load.rps} req/s, ${c.load.errors} errors, p50 ${c.load.p50Ms} ms, p99 ${c.load.p99Ms} ms, CPU ${c.load.cpuMsPerReq} ms/req${c.load.upstreamCpuMsPerReq === null ? '' : ` (+ payment ${c.load.upstreamCpuMsPerReq})`}` : null,
+        c.oomKilled ? '**OOM-killed**' : c.load?.peakWorkingSetMiB ?? null,
       ]),
     ))
     out.push('')

@@ -373,8 +373,9 @@ export interface ContainerFigures {
   cpuToReadyMs: number | null
   idleWorkingSetMiB: number | null
   idleRssMiB: number | null
+  oomKilled: boolean
   /** cpuMsPerReq: the container's cgroup CPU time over the requests it answered (the upstream's too, for order). */
-  load: { path: string; seconds: number; rps: number; p50Ms: number; p99Ms: number; peakWorkingSetMiB: number; cpuMsPerReq: number | null; upstreamCpuMsPerReq: number | null } | null
+  load: { path: string; seconds: number; errors: number; rps: number; p50Ms: number; p99Ms: number; peakWorkingSetMiB: number; cpuMsPerReq: number | null; upstreamCpuMsPerReq: number | null } | null
 }
 
 export interface SustainedFigures {
@@ -408,7 +409,7 @@ async function containerFigures(id: string, image: string, network: string, opti
       samples.push(round(container.readySeconds, 2))
       await sleep(QUICK ? 1_000 : 3_000)
       const idle = cgroupFigures(container.id)
-      const pid = await containerPid(container.id)
+      const idleRssMiB = round(memory(await containerPid(container.id)).rssMiB)
       let loaded: ContainerFigures['load'] = null
       if (options.load && i === DOCKER_RUNS - 1) {
         // A capped pod spends its first minute of traffic compiling hot code at 0.05 cpu (order's CPU per request
@@ -422,7 +423,7 @@ async function containerFigures(id: string, image: string, network: string, opti
         const { result, peakWorkingSetMiB } = await loadContainer(container.id, { ...request, duration: seconds })
         const [cpu, upstreamCpu] = cpuNow().map((ms, i) => (Number.isNaN(ms) || result.requests === 0 ? null : round((ms - before[i]!) / result.requests, 3)))
         loaded = {
-          path: `${options.load.method ?? 'GET'} ${options.load.path}`, seconds, rps: Math.round(result.rps), p50Ms: round(result.p50Ms, 1), p99Ms: round(result.p99Ms, 1),
+          path: `${options.load.method ?? 'GET'} ${options.load.path}`, seconds, errors: warm.result.errors + warm.result.non2xx + result.errors + result.non2xx, rps: Math.round(result.rps), p50Ms: round(result.p50Ms, 1), p99Ms: round(result.p99Ms, 1),
           peakWorkingSetMiB: Math.max(warm.peakWorkingSetMiB, peakWorkingSetMiB), cpuMsPerReq: cpu ?? null, upstreamCpuMsPerReq: upstreamCpu ?? null,
         }
       }
@@ -434,9 +435,12 @@ async function containerFigures(id: string, image: string, network: string, opti
         readySamples: samples,
         cpuToReadyMs: container.cpuToReadyMs === null ? null : round(container.cpuToReadyMs),
         idleWorkingSetMiB: idle ? round(idle.workingSetMiB) : null,
-        idleRssMiB: round(memory(pid).rssMiB),
+        idleRssMiB,
         load: loaded,
+        // A container the kernel killed for its memory stops answering: the load figures then show errors.
+        oomKilled: await oomKilled(container.id),
       }
+      if (last.oomKilled) log(`container ${id}: OOM-KILLED under load`)
     } finally {
       await container.stop()
     }
@@ -559,7 +563,8 @@ function targets(report: Omit<Report, 'targets'>): Target[] {
     add(`${c.id} image: container CPU to ready`, '≤ 150 ms', c.cpuToReadyMs, (v) => v <= 150, ' ms')
     // What the pod's limit judges (usage minus inactive file cache), as the kubelet reports it.
     add(`${c.id} container: working set idle`, '≤ 48 MiB', c.idleWorkingSetMiB, (v) => v <= 48, ' MiB')
-    add(`${c.id} container: working set peak, warm load under the cap`, '≤ 56 MiB', c.load?.peakWorkingSetMiB, (v) => v <= 56, ' MiB')
+    add(`${c.id} container: working set peak, warm load under the cap`, '≤ 56 MiB', c.oomKilled ? null : c.load?.peakWorkingSetMiB, (v) => v <= 56, ' MiB')
+    if (c.oomKilled) rows.push({ name: `${c.id} container: OOM-killed under the capped load`, target: 'not killed', value: 'OOM-killed', pass: false })
     // The same budget seen from inside the pod: what a warm 50m container spends per request, and serves.
     const [cpuTarget, rpsTarget] = c.id === 'payment' ? [0.15, 300] : [0.5, 100]
     add(`${c.id} container: CPU per request under the cap, ${c.load?.path ?? ''} (warm)`, `≤ ${cpuTarget} ms`, c.load?.cpuMsPerReq, (v) => v <= cpuTarget, ' ms')
