@@ -42,7 +42,8 @@ const logFile = (name: string) => join(logs, `${++logCount}-${name}.log`)
 // The baseline runs as plain JavaScript: type stripping would load Node's TypeScript stripper, which our bundles never pay for.
 const BARE = join(logs, 'bare.mjs')
 
-const IDENTITY = { POD_NAME: 'payment-bench-7d9c', POD_IP: '10.244.1.7', POD_NAMESPACE: 'snackbar', NODE_NAME: 'worker-1', SNACKBAR_VERSION: '1.0.0' }
+// A pod's environment: the downward API, and the Service variables Kubernetes injects into every pod.
+const IDENTITY = { POD_NAME: 'payment-bench-7d9c', POD_IP: '10.244.1.7', POD_NAMESPACE: 'snackbar', NODE_NAME: 'worker-1', SNACKBAR_VERSION: '1.0.0', KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' }
 const COMMON = { NODE_ENV: 'production', ...RUNTIME.env, ...IDENTITY, SHUTDOWN_DRAIN_SECONDS: '0' }
 // The smallest server Node can run, for start-up: what any Node service pays before its own code.
 const BARE_STARTUP = "require('http').createServer((q,s)=>s.end('ok\\n')).listen(process.env.PORT||8080,process.env.HOST)"
