@@ -391,6 +391,7 @@ export interface SustainedFigures {
 }
 
 export interface DockerFigures {
+  /** Whether the image part ran: an engine answered and the base image is here. */
   available: boolean
   skipped: string | null
   nodeImage: string
@@ -487,12 +488,12 @@ async function dockerFigures(): Promise<DockerFigures> {
   if (env.BENCH_DOCKER === 'off') return { ...figures, skipped: 'BENCH_DOCKER=off' }
   const missing = await dockerAvailable()
   if (missing) return { ...figures, skipped: missing }
-  figures.available = true
   try {
     figures.baseBytes = await imageBytes(NODE_IMAGE)
   } catch {
     return { ...figures, skipped: `base image ${NODE_IMAGE} is not on this machine (set NODE_IMAGE)` }
   }
+  figures.available = true
   const runId = `${process.pid}`
   const before = await imageIds()
   const builds: Build[] = []
