@@ -34,7 +34,9 @@ function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     let text = ''
     req.setEncoding('utf8')
-    req.on('data', (chunk: string) => { text += chunk })
+    req.on('data', (chunk: string) => {
+      text += chunk
+    })
     req.on('end', () => resolve(text))
     req.on('error', reject)
   })
@@ -44,12 +46,21 @@ const pooled = new Agent({ keepAlive: true })
 // order's `reuse`: every call on one kept-alive connection, so calls queue behind each other as they do there.
 const single = new Agent({ keepAlive: true, maxSockets: 1 })
 
-function upstream(method: string, path: string, body?: string, agent: Agent | false = pooled): Promise<{ status: number; json: Record<string, unknown> }> {
+function upstream(
+  method: string,
+  path: string,
+  body?: string,
+  agent: Agent | false = pooled,
+): Promise<{ status: number; json: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string | number> = { accept: 'application/json' }
-    if (body !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+    if (body !== undefined)
+      Object.assign(headers, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
     const req = httpRequest({ host: upstreamHost, port: upstreamPort, method, path, headers, agent }, (res) => {
-      readBody(res).then((text) => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown> }), reject)
+      readBody(res).then(
+        (text) => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown> }),
+        reject,
+      )
     })
     req.on('error', reject)
     req.end(body)
@@ -62,9 +73,21 @@ async function payment(req: IncomingMessage, res: ServerResponse): Promise<void>
     return send(res, 200, TEXT, line)
   }
   if (req.method === 'POST' && req.url === '/payments') {
-    const { orderId, amount, currency } = JSON.parse(await readBody(req)) as { orderId: string; amount: number; currency: string }
+    const { orderId, amount, currency } = JSON.parse(await readBody(req)) as {
+      orderId: string
+      amount: number
+      currency: string
+    }
     const { pod, ip, node } = identity
-    const payment = { paymentId: `pay_${randomUUID()}`, orderId, amount, currency, status: 'approved', processedBy: { pod, ip, node }, createdAt: new Date().toISOString() }
+    const payment = {
+      paymentId: `pay_${randomUUID()}`,
+      orderId,
+      amount,
+      currency,
+      status: 'approved',
+      processedBy: { pod, ip, node },
+      createdAt: new Date().toISOString(),
+    }
     return send(res, 201, JSON_TYPE, JSON.stringify(payment))
   }
   return send(res, 404, TEXT, 'not found\n')
@@ -74,10 +97,20 @@ async function chain(req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (req.method === 'GET' && req.url?.startsWith('/payment?')) {
     const mode = /connection=(new|reuse|pool)/.exec(req.url)?.[1] ?? 'new'
     const started = performance.now()
-    const { json: who } = await upstream('GET', '/', undefined, mode === 'new' ? false : mode === 'reuse' ? single : pooled)
+    const { json: who } = await upstream(
+      'GET',
+      '/',
+      undefined,
+      mode === 'new' ? false : mode === 'reuse' ? single : pooled,
+    )
     const ms = Math.round((performance.now() - started) * 10) / 10
-    return send(res, 200, TEXT, `${who.service} pod=${who.pod} ip=${who.ip} node=${who.node} answered via=env http://${upstreamHost}:${upstreamPort}/ `
-      + `(${upstreamHost}:${upstreamPort}, ${mode} connection, ${ms} ms)\n`)
+    return send(
+      res,
+      200,
+      TEXT,
+      `${who.service} pod=${who.pod} ip=${who.ip} node=${who.node} answered via=env http://${upstreamHost}:${upstreamPort}/ ` +
+        `(${upstreamHost}:${upstreamPort}, ${mode} connection, ${ms} ms)\n`,
+    )
   }
   if (req.method === 'POST' && req.url === '/orders') {
     const { item, quantity = 1 } = JSON.parse(await readBody(req)) as { item: string; quantity?: number }
@@ -85,8 +118,17 @@ async function chain(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const amount = 3500 * quantity
     const { json: paid } = await upstream('POST', '/payments', JSON.stringify({ orderId, amount, currency: 'KRW' }))
     const order = {
-      orderId, item, quantity, amount, currency: 'KRW', status: 'paid', createdAt: new Date().toISOString(), payment: paid,
-      paymentPod: (paid.processedBy as { pod: string }).pod, via: 'env', url: `http://${upstreamHost}:${upstreamPort}/`,
+      orderId,
+      item,
+      quantity,
+      amount,
+      currency: 'KRW',
+      status: 'paid',
+      createdAt: new Date().toISOString(),
+      payment: paid,
+      paymentPod: (paid.processedBy as { pod: string }).pod,
+      via: 'env',
+      url: `http://${upstreamHost}:${upstreamPort}/`,
     }
     return send(res, 201, JSON_TYPE, JSON.stringify(order))
   }

@@ -2,7 +2,7 @@
 // pod's limits (--memory 64m --cpus 0.05) to its first 200 on /readyz, polled from the host over a network the
 // bench creates (never `docker exec`, which would spend the container's own cpu quota).
 import { existsSync, readFileSync } from 'node:fs'
-import { load, type LoadResult, MiB, round, run, waitFor200 } from './lib.ts'
+import { type LoadResult, load, MiB, round, run, waitFor200 } from './lib.ts'
 
 export const MB = 1e6
 
@@ -36,7 +36,14 @@ async function history(tag: string): Promise<Layer[]> {
   const out = await docker('history', '--no-trunc', '--human=false', '--format', '{{.Size}}\t{{.CreatedBy}}', tag)
   return out.split('\n').map((line) => {
     const [size, ...rest] = line.split('\t')
-    return { bytes: Number(size), createdBy: rest.join('\t').replace(/^\/bin\/sh -c (#\(nop\) )?/, '').replace(/\s+/g, ' ').trim() }
+    return {
+      bytes: Number(size),
+      createdBy: rest
+        .join('\t')
+        .replace(/^\/bin\/sh -c (#\(nop\) )?/, '')
+        .replace(/\s+/g, ' ')
+        .trim(),
+    }
   })
 }
 
@@ -64,10 +71,14 @@ export interface Build {
 
 export async function buildImage(service: string, tag: string, nodeImage: string): Promise<Build> {
   const started = performance.now()
-  const { stdout } = await run('docker', ['build', '-f', `Dockerfile.${service}`, '--build-arg', `NODE_IMAGE=${nodeImage}`, '-t', tag, '.'], {
-    timeoutMs: 900_000,
-    env: { ...process.env, DOCKER_BUILDKIT: '0' },
-  })
+  const { stdout } = await run(
+    'docker',
+    ['build', '-f', `Dockerfile.${service}`, '--build-arg', `NODE_IMAGE=${nodeImage}`, '-t', tag, '.'],
+    {
+      timeoutMs: 900_000,
+      env: { ...process.env, DOCKER_BUILDKIT: '0' },
+    },
+  )
   const printedIds = [...stdout.matchAll(/---> ([0-9a-f]{12})\b/g)].map((match) => match[1]!)
   return { tag, seconds: (performance.now() - started) / 1000, printedIds }
 }
@@ -75,7 +86,9 @@ export async function buildImage(service: string, tag: string, nodeImage: string
 /** Removes what this run made: our tags, and the dangling build-stage images that did not exist before it. */
 export async function removeImages(tags: string[], builds: Build[], before: Set<string>): Promise<void> {
   for (const tag of tags) await docker('rmi', tag).catch(() => {})
-  const dangling = new Set((await docker('image', 'ls', '-q', '--no-trunc', '--filter', 'dangling=true')).split('\n').filter(Boolean))
+  const dangling = new Set(
+    (await docker('image', 'ls', '-q', '--no-trunc', '--filter', 'dangling=true')).split('\n').filter(Boolean),
+  )
   for (const id of builds.flatMap((build) => build.printedIds)) {
     const full = [...dangling].find((candidate) => candidate.replace('sha256:', '').startsWith(id))
     if (full && !before.has(full)) await docker('rmi', full).catch(() => {})
@@ -123,11 +136,17 @@ export interface ContainerRun {
 
 export const POD_LIMITS = ['--memory', '64m', '--cpus', '0.05']
 
-export async function runContainer(image: string, network: string, { env = {}, command = [] as string[], limits = POD_LIMITS } = {}): Promise<ContainerRun> {
+export async function runContainer(
+  image: string,
+  network: string,
+  { env = {}, command = [] as string[], limits = POD_LIMITS } = {},
+): Promise<ContainerRun> {
   const envArgs = Object.entries(env).flatMap(([key, value]) => ['-e', `${key}=${value}`])
   const started = performance.now()
   const id = await docker('run', '-d', '--network', network, ...limits, ...envArgs, image, ...command)
-  const stop = async () => { await docker('rm', '-f', id).catch(() => {}) }
+  const stop = async () => {
+    await docker('rm', '-f', id).catch(() => {})
+  }
   try {
     const ip = await docker('inspect', '--format', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, id)
     const url = `http://${ip}:8080`
@@ -135,18 +154,26 @@ export async function runContainer(image: string, network: string, { env = {}, c
     const readyAt = await waitFor200(`${url}/readyz`, {
       intervalMs: 20,
       timeoutMs: 120_000,
-      onReady: () => { cpuToReadyMs = cgroupFigures(id)?.cpuMs ?? null },
+      onReady: () => {
+        cpuToReadyMs = cgroupFigures(id)?.cpuMs ?? null
+      },
     })
     return { id, ip, url, readySeconds: (readyAt - started) / 1000, cpuToReadyMs, stop }
   } catch (error) {
-    const logs = await run('docker', ['logs', '--tail', '20', id]).then(({ stdout, stderr }) => stdout + stderr, () => '')
+    const logs = await run('docker', ['logs', '--tail', '20', id]).then(
+      ({ stdout, stderr }) => stdout + stderr,
+      () => '',
+    )
     await stop()
     throw new Error(`${image}: ${(error as Error).message}\n${logs}`)
   }
 }
 
 /** Samples the working set while a load runs, to catch its peak. */
-export async function loadContainer(id: string, options: Parameters<typeof load>[0]): Promise<{ result: LoadResult; peakWorkingSetMiB: number }> {
+export async function loadContainer(
+  id: string,
+  options: Parameters<typeof load>[0],
+): Promise<{ result: LoadResult; peakWorkingSetMiB: number }> {
   let peak = cgroupFigures(id)?.workingSetMiB ?? Number.NaN
   const timer = setInterval(() => {
     const now = cgroupFigures(id)?.workingSetMiB

@@ -1,7 +1,7 @@
 // Processes, load and measures for the bench. Every server runs as its own child process, so its CPU time and
 // memory can be read from /proc without counting the load generator.
 import { type ChildProcess, spawn } from 'node:child_process'
-import { openSync, closeSync, readdirSync, readFileSync } from 'node:fs'
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { createServer } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -64,7 +64,9 @@ export function get(url: string, timeoutMs = 1_000): Promise<{ status: number; b
     const req = request(url, { agent: false, timeout: timeoutMs }, (res) => {
       let body = ''
       res.setEncoding('utf8')
-      res.on('data', (chunk: string) => { body += chunk })
+      res.on('data', (chunk: string) => {
+        body += chunk
+      })
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
     })
     req.on('timeout', () => req.destroy(new Error('timeout')))
@@ -74,7 +76,14 @@ export function get(url: string, timeoutMs = 1_000): Promise<{ status: number; b
 }
 
 /** Polls url until it answers 200; returns the moment it did (performance.now()). */
-export async function waitFor200(url: string, { intervalMs = 5, timeoutMs = 60_000, onReady }: { intervalMs?: number; timeoutMs?: number; onReady?: () => void } = {}): Promise<number> {
+export async function waitFor200(
+  url: string,
+  {
+    intervalMs = 5,
+    timeoutMs = 60_000,
+    onReady,
+  }: { intervalMs?: number; timeoutMs?: number; onReady?: () => void } = {},
+): Promise<number> {
   const deadline = performance.now() + timeoutMs
   for (;;) {
     try {
@@ -113,7 +122,10 @@ export interface StartOptions {
   nodeArgs?: string[]
 }
 
-export async function startServer({ name, script, env, logFile, nodeArgs = [] }: StartOptions, { waitReady = true } = {}): Promise<Server> {
+export async function startServer(
+  { name, script, env, logFile, nodeArgs = [] }: StartOptions,
+  { waitReady = true } = {},
+): Promise<Server> {
   const port = await freePort()
   const out = openSync(logFile, 'a')
   const startedAt = performance.now()
@@ -139,7 +151,9 @@ export async function startServer({ name, script, env, logFile, nodeArgs = [] }:
     },
   }
   if (waitReady) {
-    const failed = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`${name} exited (${code}) before it was ready; see ${logFile}`))))
+    const failed = new Promise<never>((_, reject) =>
+      child.once('exit', (code) => reject(new Error(`${name} exited (${code}) before it was ready; see ${logFile}`))),
+    )
     await Promise.race([waitFor200(`${server.url}/readyz`), failed])
   }
   return server
@@ -176,7 +190,11 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
   const latencies: number[] = []
   const cpuBefore = process.cpuUsage()
   // autocannon rejects a `duration` key that is present but undefined.
-  const instance = autocannon(Object.fromEntries(Object.entries({ timeout: 10, ...options }).filter(([, value]) => value !== undefined)) as unknown as LoadOptions)
+  const instance = autocannon(
+    Object.fromEntries(
+      Object.entries({ timeout: 10, ...options }).filter(([, value]) => value !== undefined),
+    ) as unknown as LoadOptions,
+  )
   instance.on('response', (_client: unknown, statusCode: number, _bytes: number, ms: number) => {
     if (statusCode < 300) latencies.push(ms)
   })
@@ -201,19 +219,39 @@ export function loadAverage(): number[] {
 }
 
 /** Runs a command to completion; rejects with its stderr on a non-zero exit. */
-export function run(command: string, args: string[], { timeoutMs = 600_000, cwd = root, env = process.env }: { timeoutMs?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ stdout: string; stderr: string }> {
+export function run(
+  command: string,
+  args: string[],
+  {
+    timeoutMs = 600_000,
+    cwd = root,
+    env = process.env,
+  }: { timeoutMs?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk
+    })
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk
+    })
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-    child.on('error', (error) => { clearTimeout(timer); reject(error) })
+    child.on('error', (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
     child.on('close', (code) => {
       clearTimeout(timer)
       if (code === 0) resolve({ stdout, stderr })
-      else reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${(stderr || stdout).trim().split('\n').slice(-5).join('\n')}`))
+      else
+        reject(
+          new Error(
+            `${command} ${args.join(' ')} exited ${code}: ${(stderr || stdout).trim().split('\n').slice(-5).join('\n')}`,
+          ),
+        )
     })
   })
 }
@@ -226,7 +264,8 @@ export function imageRuntime(dockerfile: string): { env: Record<string, string>;
   const runtimeStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '))
   const env: Record<string, string> = {}
   for (const [, body] of runtimeStage.matchAll(/^ENV\s+((?:.*\\\n)*.*)$/gm)) {
-    for (const [, key, value] of body!.replace(/\\\n/g, ' ').matchAll(/(\w+)=("[^"]*"|\S+)/g)) env[key!] = value!.replace(/^"|"$/g, '')
+    for (const [, key, value] of body!.replace(/\\\n/g, ' ').matchAll(/(\w+)=("[^"]*"|\S+)/g))
+      env[key!] = value!.replace(/^"|"$/g, '')
   }
   // The image's cache path means nothing here; the bench fills a cache of its own where it measures one.
   delete env.NODE_COMPILE_CACHE

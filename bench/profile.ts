@@ -4,10 +4,10 @@
 // Profiles the TypeScript sources through node_modules, so each frame names its package (the bundle would not);
 // PROFILE_BUNDLE=1 profiles dist/ instead. The .cpuprofile files go to bench/results/profiles/ (open them in
 // Chrome DevTools or speedscope).
-import { readdirSync, readFileSync, mkdirSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { load, root, run, startServer, type Server, nodeBin, waitFor200 } from './lib.ts'
+import { load, nodeBin, root, run, type Server, startServer, waitFor200 } from './lib.ts'
 
 const [subject = 'payment-get', secondsArg = '10'] = process.argv.slice(2)
 const seconds = Number(secondsArg)
@@ -16,7 +16,9 @@ mkdirSync(dir, { recursive: true })
 const bundle = process.env.PROFILE_BUNDLE === '1'
 const script = (service: string) => (bundle ? `dist/${service}/server.mjs` : `services/${service}/server.ts`)
 const env = {
-  NODE_ENV: 'production', SHUTDOWN_DRAIN_SECONDS: '0', LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+  NODE_ENV: 'production',
+  SHUTDOWN_DRAIN_SECONDS: '0',
+  LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
   NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${dir} --cpu-prof-interval=${process.env.PROFILE_INTERVAL ?? 100}`,
 }
 const logFile = join(dir, 'server.log')
@@ -35,14 +37,24 @@ try {
     servers.push(payment)
     let front = payment
     if (subject !== 'payment-get') {
-      front = await startServer({ name: 'order', script: script('order'), logFile, env: { ...env, PAYMENT_SERVICE_HOST: '127.0.0.1', PAYMENT_SERVICE_PORT: String(payment.port) } })
+      front = await startServer({
+        name: 'order',
+        script: script('order'),
+        logFile,
+        env: { ...env, PAYMENT_SERVICE_HOST: '127.0.0.1', PAYMENT_SERVICE_PORT: String(payment.port) },
+      })
       servers.unshift(front)
     }
     const request = {
       'payment-get': { path: '/' },
       'chain-reuse': { path: '/payment?via=env&connection=reuse' },
       'chain-new': { path: '/payment?via=env&connection=new' },
-      'orders-post': { path: '/orders', method: 'POST' as const, body: '{"item":"kimbap","quantity":1}', headers: { 'content-type': 'application/json' } },
+      'orders-post': {
+        path: '/orders',
+        method: 'POST' as const,
+        body: '{"item":"kimbap","quantity":1}',
+        headers: { 'content-type': 'application/json' },
+      },
     }[subject]
     if (!request) throw new Error(`unknown subject ${subject}`)
     await load({ url: front.url + request.path, connections: 10, duration: 2, ...request })
@@ -70,7 +82,11 @@ function owner(url: string): string {
 }
 
 for (const file of readdirSync(dir).filter((name) => name.endsWith('.cpuprofile'))) {
-  const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: Node[]; startTime: number; endTime: number }
+  const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
+    nodes: Node[]
+    startTime: number
+    endTime: number
+  }
   const total = profile.nodes.reduce((sum, node) => sum + node.hitCount, 0)
   const byPackage = new Map<string, number>()
   const byFunction = new Map<string, number>()
@@ -80,9 +96,15 @@ for (const file of readdirSync(dir).filter((name) => name.endsWith('.cpuprofile'
     const key = `${functionName || '(anonymous)'}  ${owner(url)}:${lineNumber + 1}`
     byFunction.set(key, (byFunction.get(key) ?? 0) + node.hitCount)
   }
-  const top = (map: Map<string, number>, n: number) => [...map].sort((a, b) => b[1] - a[1]).slice(0, n)
-    .map(([key, hits]) => `  ${((100 * hits) / total).toFixed(1).padStart(5)}%  ${key}`).join('\n')
-  console.log(`\n${relative(root, join(dir, file))}: ${((profile.endTime - profile.startTime) / 1000).toFixed(0)} ms, ${total} samples`)
+  const top = (map: Map<string, number>, n: number) =>
+    [...map]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([key, hits]) => `  ${((100 * hits) / total).toFixed(1).padStart(5)}%  ${key}`)
+      .join('\n')
+  console.log(
+    `\n${relative(root, join(dir, file))}: ${((profile.endTime - profile.startTime) / 1000).toFixed(0)} ms, ${total} samples`,
+  )
   console.log(`by package (self time):\n${top(byPackage, 15)}`)
   console.log(`by function (self time):\n${top(byFunction, Number(process.env.PROFILE_TOP ?? 30))}`)
 }

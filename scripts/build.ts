@@ -1,7 +1,7 @@
 // `npm run build`: bundles each service into one self-contained ESM file (dist/<service>/server.mjs), so the
 // runtime image carries no node_modules and Node parses one file at start-up (faster under a 0.05 cpu limit).
 import { readdir, readFile, rm } from 'node:fs/promises'
-import { build, type BuildOptions } from 'esbuild'
+import { type BuildOptions, build } from 'esbuild'
 import { builtinsAsRequire, lazyRequires, precompile } from './precompile.ts'
 
 // `npm run build -- payment` builds one service; no argument builds both.

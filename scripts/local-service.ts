@@ -51,10 +51,12 @@ export class LocalService {
 
   /** One readiness round over every backend. */
   async probe(): Promise<void> {
-    await Promise.all(this.backends.map(async (backend) => {
-      if (await isReady(backend, this.#readinessPath)) this.#ready.add(backend)
-      else this.#ready.delete(backend)
-    }))
+    await Promise.all(
+      this.backends.map(async (backend) => {
+        if (await isReady(backend, this.#readinessPath)) this.#ready.add(backend)
+        else this.#ready.delete(backend)
+      }),
+    )
   }
 
   #forward(client: Socket): void {

@@ -73,10 +73,14 @@ let paymentService: LocalService | undefined
 async function stop(code: number): Promise<void> {
   if (stopping) return
   stopping = true
-  await Promise.all(children.filter((child) => child.exitCode === null).map(async (child) => {
-    child.kill('SIGTERM')
-    await once(child, 'exit')
-  }))
+  await Promise.all(
+    children
+      .filter((child) => child.exitCode === null)
+      .map(async (child) => {
+        child.kill('SIGTERM')
+        await once(child, 'exit')
+      }),
+  )
   await paymentService?.close()
   process.exit(code)
 }
@@ -85,7 +89,7 @@ process.once('SIGINT', () => void stop(0))
 process.once('SIGTERM', () => void stop(0))
 
 const paymentPorts = [await freePort(), await freePort()]
-paymentPorts.forEach((port, i) => start('payment', `payment-local-${i + 1}`, port))
+for (const [i, port] of paymentPorts.entries()) start('payment', `payment-local-${i + 1}`, port)
 await Promise.all(paymentPorts.map((port, i) => waitUntilReady(port, `payment-local-${i + 1}`)))
 
 paymentService = new LocalService(paymentPorts.map((port) => ({ host: LOOPBACK, port })))

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { Counter } from 'prom-client'
-import { BoundedMap } from '../shared/bounded-map.ts'
 import { createServiceApp, errorResponses, identityRoute, type ServiceOptions } from '../shared/app.ts'
+import { BoundedMap } from '../shared/bounded-map.ts'
 import { HttpError } from '../shared/errors.ts'
 import type { Identity } from '../shared/identity.ts'
 import { formatQuery } from '../shared/negotiation.ts'
@@ -12,7 +12,7 @@ import { discover, discoverySchema, discoveryText, serviceVariables } from './di
 import { CURRENCY, findMenuItem, MENU, menuSchema, menuText } from './menu.ts'
 import { orderAssets, orderPage } from './page.ts'
 import { deliveryTarget, paymentTarget } from './targets.ts'
-import { type ConnectionMode, type Target, UpstreamClient, type UpstreamCall, type Via } from './upstream.ts'
+import { type ConnectionMode, type Target, type UpstreamCall, UpstreamClient, type Via } from './upstream.ts'
 
 export interface OrderAppOptions extends ServiceOptions {
   config: OrderConfig
@@ -60,11 +60,19 @@ const spreadSchema = {
     retried: { type: 'integer' },
     pods: {
       type: 'array',
-      items: { type: 'object', required: ['pod', 'ip', 'count'], properties: { pod: { type: 'string' }, ip: { type: 'string' }, count: { type: 'integer' } } },
+      items: {
+        type: 'object',
+        required: ['pod', 'ip', 'count'],
+        properties: { pod: { type: 'string' }, ip: { type: 'string' }, count: { type: 'integer' } },
+      },
     },
     errors: {
       type: 'array',
-      items: { type: 'object', required: ['code', 'message', 'count'], properties: { code: { type: 'string' }, message: { type: 'string' }, count: { type: 'integer' } } },
+      items: {
+        type: 'object',
+        required: ['code', 'message', 'count'],
+        properties: { code: { type: 'string' }, message: { type: 'string' }, count: { type: 'integer' } },
+      },
     },
     note: { type: 'string' },
   },
@@ -72,7 +80,19 @@ const spreadSchema = {
 
 const orderSchema = {
   type: 'object',
-  required: ['orderId', 'item', 'quantity', 'amount', 'currency', 'status', 'createdAt', 'payment', 'paymentPod', 'via', 'url'],
+  required: [
+    'orderId',
+    'item',
+    'quantity',
+    'amount',
+    'currency',
+    'status',
+    'createdAt',
+    'payment',
+    'paymentPod',
+    'via',
+    'url',
+  ],
   properties: {
     orderId: { type: 'string' },
     item: { type: 'string' },
@@ -124,16 +144,21 @@ export interface Order {
 const callText = (call: CallReport) => {
   const { answeredBy: who } = call
   const retried = call.retriedAfter.length > 0 ? ` after retrying ${call.retriedAfter.join(', ')}` : ''
-  return `${who.service} pod=${who.pod} ip=${who.ip} node=${who.node} answered via=${call.via} ${call.url} `
-    + `(${call.address}, ${call.connection} connection, ${call.ms} ms${retried})\n`
+  return (
+    `${who.service} pod=${who.pod} ip=${who.ip} node=${who.node} answered via=${call.via} ${call.url} ` +
+    `(${call.address}, ${call.connection} connection, ${call.ms} ms${retried})\n`
+  )
 }
 
 const spreadText = (report: SpreadReport) => {
   const width = Math.max(0, ...report.pods.map(({ pod }) => pod.length))
   const lines = [
-    `${report.n} calls via=${report.via} to ${report.url}, ${report.connection === 'new' ? 'a new connection per call' : 'one kept-alive connection'}: `
-    + `${report.answered} answered, ${report.failed} failed`,
-    ...report.pods.map(({ pod, count }) => `  ${pod.padEnd(width)}  ${String(count).padStart(3)}  ${'#'.repeat(Math.ceil((40 * count) / report.n))}`),
+    `${report.n} calls via=${report.via} to ${report.url}, ${report.connection === 'new' ? 'a new connection per call' : 'one kept-alive connection'}: ` +
+      `${report.answered} answered, ${report.failed} failed`,
+    ...report.pods.map(
+      ({ pod, count }) =>
+        `  ${pod.padEnd(width)}  ${String(count).padStart(3)}  ${'#'.repeat(Math.ceil((40 * count) / report.n))}`,
+    ),
     ...report.errors.map(({ code, message, count }) => `  failed ${count}x ${code}: ${message}`),
   ]
   if (report.note) lines.push(report.note)
@@ -141,13 +166,15 @@ const spreadText = (report: SpreadReport) => {
 }
 
 const orderText = (order: Order) =>
-  `${order.orderId} ${order.status}: ${order.quantity} x ${order.item} = ${order.amount} ${order.currency}, `
-  + `payment ${order.payment.paymentId} by pod=${order.paymentPod} (via=${order.via})\n`
+  `${order.orderId} ${order.status}: ${order.quantity} x ${order.item} = ${order.amount} ${order.currency}, ` +
+  `payment ${order.payment.paymentId} by pod=${order.paymentPod} (via=${order.via})\n`
 
 function spreadNote(connection: ConnectionMode, pods: number, answered: number): string {
   if (connection === 'reuse' && pods === 1 && answered > 1) {
-    return 'One keep-alive connection carried every call, so one pod answered them all: '
-      + 'a Service balances connections, not requests. Try connection=new.'
+    return (
+      'One keep-alive connection carried every call, so one pod answered them all: ' +
+      'a Service balances connections, not requests. Try connection=new.'
+    )
   }
   if (connection === 'new' && pods === 1 && answered >= 10) {
     return 'Every new connection reached the same pod: is only one pod ready behind the Service? (kubectl get endpoints)'
@@ -182,11 +209,26 @@ async function orderRoutes(app: FastifyInstance, options: OrderAppOptions): Prom
   app.addHook('onClose', async () => upstream.close())
 
   /** GET / of a Service, reporting which pod answered. */
-  async function ask(service: string, target: Target, connection: ConnectionMode, requestId: string, refusedRetries: number | 'withinTimeout' = 'withinTimeout'): Promise<CallReport> {
+  async function ask(
+    service: string,
+    target: Target,
+    connection: ConnectionMode,
+    requestId: string,
+    refusedRetries: number | 'withinTimeout' = 'withinTimeout',
+  ): Promise<CallReport> {
     try {
-      const { body, statusCode, ...call } = await upstream.call<Identity>(target, { path: '/', connection, requestId, retries: GET_RETRIES, refusedRetries })
+      const { body, statusCode, ...call } = await upstream.call<Identity>(target, {
+        path: '/',
+        connection,
+        requestId,
+        retries: GET_RETRIES,
+        refusedRetries,
+      })
       if (statusCode !== 200) {
-        throw new HttpError(502, 'UPSTREAM_ERROR', `${target.url} answered ${statusCode}`, { url: target.url, address: call.address })
+        throw new HttpError(502, 'UPSTREAM_ERROR', `${target.url} answered ${statusCode}`, {
+          url: target.url,
+          address: call.address,
+        })
       }
       upstreamCalls.inc({ service, via: target.via, pod: body.pod, outcome: 'ok' })
       return { ...call, answeredBy: body }
@@ -196,7 +238,13 @@ async function orderRoutes(app: FastifyInstance, options: OrderAppOptions): Prom
     }
   }
 
-  async function spread(service: string, target: Target, connection: ConnectionMode, n: number, requestId: string): Promise<SpreadReport> {
+  async function spread(
+    service: string,
+    target: Target,
+    connection: ConnectionMode,
+    n: number,
+    requestId: string,
+  ): Promise<SpreadReport> {
     const pods = new Map<string, { pod: string; ip: string; count: number }>()
     const errors = new Map<string, { code: string; message: string; count: number }>()
     let retried = 0
@@ -223,10 +271,12 @@ async function orderRoutes(app: FastifyInstance, options: OrderAppOptions): Prom
     const answered = [...pods.values()].reduce((sum, { count }) => sum + count, 0)
     if (answered === 0 && firstError) {
       // Every call failed the same way a single call would: answer with that failure's status and explanation.
-      firstError.message = calls === 1 ? firstError.message : `all ${calls} calls failed; the first: ${firstError.message}`
+      firstError.message =
+        calls === 1 ? firstError.message : `all ${calls} calls failed; the first: ${firstError.message}`
       throw firstError
     }
-    const stoppedEarly = calls < n ? `Stopped after ${calls} of ${n} calls: a spread answers within ${SPREAD_BUDGET_MS / 1000} s. ` : ''
+    const stoppedEarly =
+      calls < n ? `Stopped after ${calls} of ${n} calls: a spread answers within ${SPREAD_BUDGET_MS / 1000} s. ` : ''
     return {
       via: target.via,
       url: target.url,
@@ -241,129 +291,195 @@ async function orderRoutes(app: FastifyInstance, options: OrderAppOptions): Prom
     }
   }
 
-  app.get('/menu', {
-    schema: { querystring: { type: 'object', properties: formatQuery }, response: { 200: menuSchema, ...errorResponses } },
-  }, async (_request, reply) => reply.negotiate({ currency: CURRENCY, items: MENU }, { text: menuText }))
+  app.get(
+    '/menu',
+    {
+      schema: {
+        querystring: { type: 'object', properties: formatQuery },
+        response: { 200: menuSchema, ...errorResponses },
+      },
+    },
+    async (_request, reply) => reply.negotiate({ currency: CURRENCY, items: MENU }, { text: menuText }),
+  )
 
   const viaQuery = { via: { type: 'string', enum: ['env', 'name', 'ns', 'fqdn'], default: 'env' } } as const
 
-  app.get<{ Querystring: { via: Via; connection: ConnectionMode } }>('/payment', {
-    schema: {
-      querystring: { type: 'object', properties: { ...formatQuery, ...viaQuery, ...connectionQuery } },
-      response: { 200: callSchema, ...errorResponses },
-    },
-  }, async (request, reply) => {
-    const { via, connection } = request.query
-    const call = await ask('payment', paymentTarget(config, identity.namespace, via), connection, request.id)
-    return reply.negotiate(call, { text: callText })
-  })
-
-  app.get<{ Querystring: { via: Via; connection: ConnectionMode; n: number } }>('/payment/spread', {
-    schema: {
-      querystring: {
-        type: 'object',
-        properties: { ...formatQuery, ...viaQuery, ...connectionQuery, n: { type: 'integer', minimum: 1, maximum: MAX_SPREAD, default: 10 } },
+  app.get<{ Querystring: { via: Via; connection: ConnectionMode } }>(
+    '/payment',
+    {
+      schema: {
+        querystring: { type: 'object', properties: { ...formatQuery, ...viaQuery, ...connectionQuery } },
+        response: { 200: callSchema, ...errorResponses },
       },
-      response: { 200: spreadSchema, ...errorResponses },
     },
-  }, async (request, reply) => {
-    const { via, connection, n } = request.query
-    const report = await spread('payment', paymentTarget(config, identity.namespace, via), connection, n, request.id)
-    return reply.negotiate(report, { text: spreadText })
-  })
-
-  app.get<{ Querystring: { via: 'ns' | 'fqdn'; connection: ConnectionMode } }>('/delivery', {
-    schema: {
-      querystring: {
-        type: 'object',
-        properties: { ...formatQuery, ...connectionQuery, via: { type: 'string', enum: ['ns', 'fqdn'], default: 'ns' } },
-      },
-      response: { 200: callSchema, ...errorResponses },
+    async (request, reply) => {
+      const { via, connection } = request.query
+      const call = await ask('payment', paymentTarget(config, identity.namespace, via), connection, request.id)
+      return reply.negotiate(call, { text: callText })
     },
-  }, async (request, reply) => {
-    const { via, connection } = request.query
-    const call = await ask('delivery', deliveryTarget(config, via), connection, request.id)
-    return reply.negotiate(call, { text: callText })
-  })
+  )
 
-  app.get('/discovery', {
-    schema: { querystring: { type: 'object', properties: formatQuery }, response: { 200: discoverySchema, ...errorResponses } },
-  }, async (_request, reply) => reply.negotiate(await discover(variables ??= serviceVariables(options.env ?? process.env), config, identity.namespace), { text: discoveryText }))
-
-  app.post<{ Body: { item: string; quantity: number } }>('/orders', {
-    schema: {
-      querystring: { type: 'object', properties: formatQuery },
-      body: {
-        type: 'object',
-        required: ['item'],
-        additionalProperties: false,
-        properties: {
-          item: { type: 'string', minLength: 1, maxLength: 64 },
-          quantity: { type: 'integer', minimum: 1, maximum: 20, default: 1 },
+  app.get<{ Querystring: { via: Via; connection: ConnectionMode; n: number } }>(
+    '/payment/spread',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: {
+            ...formatQuery,
+            ...viaQuery,
+            ...connectionQuery,
+            n: { type: 'integer', minimum: 1, maximum: MAX_SPREAD, default: 10 },
+          },
         },
+        response: { 200: spreadSchema, ...errorResponses },
       },
-      response: { 201: orderSchema, ...errorResponses },
     },
-  }, async (request, reply) => {
-    const { item: itemId, quantity } = request.body
-    const item = findMenuItem(itemId)
-    if (!item) {
-      throw new HttpError(400, 'UNKNOWN_ITEM', `body/item: no ${JSON.stringify(itemId.slice(0, 64))} on the menu; try ${MENU.map(({ id }) => id).join(', ')}`)
-    }
-    const orderId = `ord_${randomUUID()}`
-    const amount = item.price * quantity
-    const target = paymentTarget(config, identity.namespace, config.ORDER_PAYMENT_VIA)
-    let call: UpstreamCall<Order['payment'] & { message?: string }>
-    try {
-      call = await upstream.call(target, {
-        method: 'POST',
-        path: '/payments',
-        // A production client keeps a pool of connections: the pool, not each request, is what the Service balances.
-        connection: 'pool',
-        requestId: request.id,
-        body: { orderId, amount, currency: CURRENCY },
-        headers: { 'idempotency-key': orderId },
-        retries: ORDER_RETRIES,
-        // A refused connection sent nothing: retrying it is safe for a charge too.
-        refusedRetries: 'withinTimeout',
-      })
-    } catch (error) {
-      if (error instanceof HttpError) error.details.orderId = orderId
-      upstreamCalls.inc({ service: 'payment', via: target.via, pod: '', outcome: (error as HttpError).code ?? 'UNKNOWN' })
-      throw error
-    }
-    if (call.statusCode !== 201 && call.statusCode !== 200) {
-      throw new HttpError(502, 'PAYMENT_REJECTED', `payment answered ${call.statusCode}: ${call.body.message ?? 'no reason given'}`, {
-        url: target.url, orderId,
-      })
-    }
-    upstreamCalls.inc({ service: 'payment', via: target.via, pod: call.body.processedBy.pod, outcome: 'ok' })
-    const order: Order = {
-      orderId,
-      item: item.id,
-      quantity,
-      amount,
-      currency: CURRENCY,
-      status: 'paid',
-      createdAt: new Date().toISOString(),
-      payment: call.body,
-      paymentPod: call.body.processedBy.pod,
-      via: target.via,
-      url: target.url,
-    }
-    orders.set(orderId, order)
-    return reply.code(201).negotiate(order, { text: orderText })
-  })
+    async (request, reply) => {
+      const { via, connection, n } = request.query
+      const report = await spread('payment', paymentTarget(config, identity.namespace, via), connection, n, request.id)
+      return reply.negotiate(report, { text: spreadText })
+    },
+  )
 
-  app.get<{ Params: { orderId: string } }>('/orders/:orderId', {
-    schema: {
-      querystring: { type: 'object', properties: formatQuery },
-      params: { type: 'object', required: ['orderId'], properties: { orderId: { type: 'string', maxLength: 128 } } },
-      response: { 200: orderSchema, ...errorResponses },
+  app.get<{ Querystring: { via: 'ns' | 'fqdn'; connection: ConnectionMode } }>(
+    '/delivery',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: {
+            ...formatQuery,
+            ...connectionQuery,
+            via: { type: 'string', enum: ['ns', 'fqdn'], default: 'ns' },
+          },
+        },
+        response: { 200: callSchema, ...errorResponses },
+      },
     },
-  }, async (request, reply) => {
-    const order = orders.get(request.params.orderId)
-    if (!order) throw new HttpError(404, 'ORDER_NOT_FOUND', `no order ${request.params.orderId} on this pod (orders are kept in memory, per pod)`)
-    return reply.negotiate(order, { text: orderText })
-  })
+    async (request, reply) => {
+      const { via, connection } = request.query
+      const call = await ask('delivery', deliveryTarget(config, via), connection, request.id)
+      return reply.negotiate(call, { text: callText })
+    },
+  )
+
+  app.get(
+    '/discovery',
+    {
+      schema: {
+        querystring: { type: 'object', properties: formatQuery },
+        response: { 200: discoverySchema, ...errorResponses },
+      },
+    },
+    async (_request, reply) => {
+      variables ??= serviceVariables(options.env ?? process.env)
+      return reply.negotiate(await discover(variables, config, identity.namespace), { text: discoveryText })
+    },
+  )
+
+  app.post<{ Body: { item: string; quantity: number } }>(
+    '/orders',
+    {
+      schema: {
+        querystring: { type: 'object', properties: formatQuery },
+        body: {
+          type: 'object',
+          required: ['item'],
+          additionalProperties: false,
+          properties: {
+            item: { type: 'string', minLength: 1, maxLength: 64 },
+            quantity: { type: 'integer', minimum: 1, maximum: 20, default: 1 },
+          },
+        },
+        response: { 201: orderSchema, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { item: itemId, quantity } = request.body
+      const item = findMenuItem(itemId)
+      if (!item) {
+        throw new HttpError(
+          400,
+          'UNKNOWN_ITEM',
+          `body/item: no ${JSON.stringify(itemId.slice(0, 64))} on the menu; try ${MENU.map(({ id }) => id).join(', ')}`,
+        )
+      }
+      const orderId = `ord_${randomUUID()}`
+      const amount = item.price * quantity
+      const target = paymentTarget(config, identity.namespace, config.ORDER_PAYMENT_VIA)
+      let call: UpstreamCall<Order['payment'] & { message?: string }>
+      try {
+        call = await upstream.call(target, {
+          method: 'POST',
+          path: '/payments',
+          // A production client keeps a pool of connections: the pool, not each request, is what the Service balances.
+          connection: 'pool',
+          requestId: request.id,
+          body: { orderId, amount, currency: CURRENCY },
+          headers: { 'idempotency-key': orderId },
+          retries: ORDER_RETRIES,
+          // A refused connection sent nothing: retrying it is safe for a charge too.
+          refusedRetries: 'withinTimeout',
+        })
+      } catch (error) {
+        if (error instanceof HttpError) error.details.orderId = orderId
+        upstreamCalls.inc({
+          service: 'payment',
+          via: target.via,
+          pod: '',
+          outcome: (error as HttpError).code ?? 'UNKNOWN',
+        })
+        throw error
+      }
+      if (call.statusCode !== 201 && call.statusCode !== 200) {
+        throw new HttpError(
+          502,
+          'PAYMENT_REJECTED',
+          `payment answered ${call.statusCode}: ${call.body.message ?? 'no reason given'}`,
+          {
+            url: target.url,
+            orderId,
+          },
+        )
+      }
+      upstreamCalls.inc({ service: 'payment', via: target.via, pod: call.body.processedBy.pod, outcome: 'ok' })
+      const order: Order = {
+        orderId,
+        item: item.id,
+        quantity,
+        amount,
+        currency: CURRENCY,
+        status: 'paid',
+        createdAt: new Date().toISOString(),
+        payment: call.body,
+        paymentPod: call.body.processedBy.pod,
+        via: target.via,
+        url: target.url,
+      }
+      orders.set(orderId, order)
+      return reply.code(201).negotiate(order, { text: orderText })
+    },
+  )
+
+  app.get<{ Params: { orderId: string } }>(
+    '/orders/:orderId',
+    {
+      schema: {
+        querystring: { type: 'object', properties: formatQuery },
+        params: { type: 'object', required: ['orderId'], properties: { orderId: { type: 'string', maxLength: 128 } } },
+        response: { 200: orderSchema, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const order = orders.get(request.params.orderId)
+      if (!order)
+        throw new HttpError(
+          404,
+          'ORDER_NOT_FOUND',
+          `no order ${request.params.orderId} on this pod (orders are kept in memory, per pod)`,
+        )
+      return reply.negotiate(order, { text: orderText })
+    },
+  )
 }

@@ -13,7 +13,12 @@ const orderEnvProperties = {
   UPSTREAM_DELIVERY_NAME: { ...dnsName, default: 'delivery' },
   UPSTREAM_DELIVERY_NAMESPACE: { ...dnsName, default: 'fancy-snackbar' },
   UPSTREAM_DELIVERY_PORT: { ...port, default: 80 },
-  CLUSTER_DOMAIN: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$', maxLength: 200, default: 'cluster.local' },
+  CLUSTER_DOMAIN: {
+    type: 'string',
+    pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$',
+    maxLength: 200,
+    default: 'cluster.local',
+  },
   ORDER_PAYMENT_VIA: { type: 'string', enum: ['env', 'name', 'ns', 'fqdn'], default: 'env' },
   UPSTREAM_TIMEOUT_MS: { type: 'integer', minimum: 50, maximum: 30_000, default: 2_000 },
 } as const

@@ -54,9 +54,11 @@ const SERVICE_VARIABLE = /_SERVICE_(HOST|PORT)(_[A-Z0-9_]+)?$/
 
 /** The `<NAME>_SERVICE_HOST` / `_PORT` family Kubernetes injects, one set per Service that existed at pod start. */
 export function serviceVariables(env: NodeJS.ProcessEnv): Record<string, string> {
-  return Object.fromEntries(Object.entries(env)
-    .filter((entry): entry is [string, string] => SERVICE_VARIABLE.test(entry[0]) && entry[1] !== undefined)
-    .sort(([a], [b]) => a.localeCompare(b)))
+  return Object.fromEntries(
+    Object.entries(env)
+      .filter((entry): entry is [string, string] => SERVICE_VARIABLE.test(entry[0]) && entry[1] !== undefined)
+      .sort(([a], [b]) => a.localeCompare(b)),
+  )
 }
 
 export function parseResolvConf(text: string): ResolvConf {
@@ -83,8 +85,17 @@ async function resolveNow(name: string): Promise<NameResolution> {
 }
 
 /** What this pod can see right now. The short delivery name is listed on purpose: it fails from another namespace. */
-export async function discover(variables: Record<string, string>, config: OrderConfig, namespace: string): Promise<Discovery> {
-  const { UPSTREAM_PAYMENT_NAME: payment, UPSTREAM_DELIVERY_NAME: delivery, UPSTREAM_DELIVERY_NAMESPACE: deliveryNs, CLUSTER_DOMAIN: domain } = config
+export async function discover(
+  variables: Record<string, string>,
+  config: OrderConfig,
+  namespace: string,
+): Promise<Discovery> {
+  const {
+    UPSTREAM_PAYMENT_NAME: payment,
+    UPSTREAM_DELIVERY_NAME: delivery,
+    UPSTREAM_DELIVERY_NAMESPACE: deliveryNs,
+    CLUSTER_DOMAIN: domain,
+  } = config
   const names = [
     ...(['name', 'ns', 'fqdn'] as const).map((via) => serviceName(payment, namespace, domain, via)),
     ...(['name', 'ns', 'fqdn'] as const).map((via) => serviceName(delivery, deliveryNs, domain, via)),
@@ -102,10 +113,17 @@ export function discoveryText({ serviceVariables: variables, resolvConf, names }
   const entries = Object.entries(variables)
   lines.push(...(entries.length > 0 ? entries.map(([key, value]) => `  ${key}=${value}`) : ['  (none)']))
   lines.push('/etc/resolv.conf:')
-  lines.push(resolvConf
-    ? `  nameserver ${resolvConf.nameservers.join(' ') || '(none)'}\n  search ${resolvConf.search.join(' ') || '(none)'}\n  ndots ${resolvConf.ndots ?? '(default 1)'}`
-    : '  (unreadable)')
+  lines.push(
+    resolvConf
+      ? `  nameserver ${resolvConf.nameservers.join(' ') || '(none)'}\n  search ${resolvConf.search.join(' ') || '(none)'}\n  ndots ${resolvConf.ndots ?? '(default 1)'}`
+      : '  (unreadable)',
+  )
   lines.push('Names, resolved now:')
-  lines.push(...names.map(({ name, addresses, error }) => `  ${name.padEnd(width)}  ${error ? `no answer (${error})` : `-> ${addresses.join(', ')}`}`))
+  lines.push(
+    ...names.map(
+      ({ name, addresses, error }) =>
+        `  ${name.padEnd(width)}  ${error ? `no answer (${error})` : `-> ${addresses.join(', ')}`}`,
+    ),
+  )
   return `${lines.join('\n')}\n`
 }

@@ -32,7 +32,12 @@ export const menuSchema = {
       items: {
         type: 'object',
         required: ['id', 'name', 'korean', 'price'],
-        properties: { id: { type: 'string' }, name: { type: 'string' }, korean: { type: 'string' }, price: { type: 'integer' } },
+        properties: {
+          id: { type: 'string' },
+          name: { type: 'string' },
+          korean: { type: 'string' },
+          price: { type: 'integer' },
+        },
       },
     },
   },

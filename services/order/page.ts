@@ -9,14 +9,20 @@ const template = pageFile('services/order/page/index.html')
 
 export const orderAssets: readonly StaticAsset[] = [
   { url: '/ui/app.css', contentType: 'text/css; charset=utf-8', body: pageFile('services/shared/page/app.css') },
-  { url: '/ui/order.js', contentType: 'text/javascript; charset=utf-8', body: pageFile('services/order/page/order.client.js') },
+  {
+    url: '/ui/order.js',
+    contentType: 'text/javascript; charset=utf-8',
+    body: pageFile('services/order/page/order.client.js'),
+  },
 ]
 
 /** Calls per panel per round: ten answers show a spread, and cost a 50m-cpu pod little. */
 export const CALLS_PER_ROUND = 10
 
-const menuOptions = MENU.map(({ id, name, korean, price }) =>
-  `<option value="${escapeHtml(id)}">${escapeHtml(`${name} ${korean}, ${price.toLocaleString('en')} ${CURRENCY}`)}</option>`).join('')
+const menuOptions = MENU.map(
+  ({ id, name, korean, price }) =>
+    `<option value="${escapeHtml(id)}">${escapeHtml(`${name} ${korean}, ${price.toLocaleString('en')} ${CURRENCY}`)}</option>`,
+).join('')
 
 /** The whole page for one pod: identity and configuration do not change while it runs, so it is rendered once. */
 export function orderPage(identity: Identity, config: OrderConfig): string {

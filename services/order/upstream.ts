@@ -4,7 +4,6 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Agent } from 'undici'
 import { HttpError } from '../shared/errors.ts'
-import type { Identity } from '../shared/identity.ts'
 
 /** How order reaches a Service: its injected variables, or one of the DNS name forms. */
 export type Via = 'env' | 'name' | 'ns' | 'fqdn'
@@ -103,7 +102,8 @@ export class UpstreamClient {
    * (~35 ms, most of a second under a 0.05 cpu limit), and no readiness probe needs it.
    */
   #agents(): Record<ConnectionMode, Agent> | Promise<Record<ConnectionMode, Agent>> {
-    return this.#dispatchers ?? (this.#loading ??= import('undici').then(({ Agent }) => {
+    if (this.#dispatchers) return this.#dispatchers
+    this.#loading ??= import('undici').then(({ Agent }) => {
       const { options, keepAlive } = this.#agentOptions
       this.#dispatchers = {
         new: new Agent(options),
@@ -112,7 +112,8 @@ export class UpstreamClient {
         pool: new Agent(keepAlive),
       }
       return this.#dispatchers
-    }))
+    })
+    return this.#loading
   }
 
   async call<T>(target: Target, options: CallOptions): Promise<UpstreamCall<T>> {
@@ -124,12 +125,15 @@ export class UpstreamClient {
       // A retry always takes a new connection, so the Service picks a pod afresh.
       const connection = attempt === 1 ? options.connection : 'new'
       try {
-        return { ...await this.#once<T>(target, options, connection), attempts: attempt, retriedAfter }
+        return { ...(await this.#once<T>(target, options, connection)), attempts: attempt, retriedAfter }
       } catch (error) {
         const code = errorCode(error)
         if (code === 'ECONNREFUSED') {
           const pause = REFUSED_PAUSES_MS[Math.min(refused, REFUSED_PAUSES_MS.length - 1)]!
-          const more = options.refusedRetries === 'withinTimeout' ? performance.now() + pause < deadline : refused < options.refusedRetries
+          const more =
+            options.refusedRetries === 'withinTimeout'
+              ? performance.now() + pause < deadline
+              : refused < options.refusedRetries
           if (!more) throw this.#explain(error, target, retriedAfter, options)
           refused++
           if (options.refusedRetries === 'withinTimeout') await sleep(pause)
@@ -144,7 +148,7 @@ export class UpstreamClient {
   }
 
   async #once<T>(target: Target, options: CallOptions, connection: ConnectionMode) {
-    const dispatcher = (this.#dispatchers ?? await this.#agents())[connection]
+    const dispatcher = (this.#dispatchers ?? (await this.#agents()))[connection]
     const started = performance.now()
     const address = await this.#resolve(target.host)
     const hasBody = options.body !== undefined
@@ -167,9 +171,15 @@ export class UpstreamClient {
     try {
       body = JSON.parse(text) as T
     } catch {
-      throw new HttpError(502, 'UPSTREAM_BAD_ANSWER', `${target.url} answered ${response.statusCode} with something that is not JSON`, {
-        url: target.url, address: `${address}:${target.port}`,
-      })
+      throw new HttpError(
+        502,
+        'UPSTREAM_BAD_ANSWER',
+        `${target.url} answered ${response.statusCode} with something that is not JSON`,
+        {
+          url: target.url,
+          address: `${address}:${target.port}`,
+        },
+      )
     }
     return {
       via: target.via,
@@ -196,7 +206,10 @@ export class UpstreamClient {
     const addresses = Promise.race([
       lookup(host, { all: true }).then((found) => (found.find((a) => a.family === 4) ?? found[0])!.address),
       new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => reject(Object.assign(new Error('lookup timed out'), { code: 'EAI_AGAIN' })), this.#timeoutMs)
+        timer = setTimeout(
+          () => reject(Object.assign(new Error('lookup timed out'), { code: 'EAI_AGAIN' })),
+          this.#timeoutMs,
+        )
       }),
     ]).finally(() => clearTimeout(timer))
     addresses.catch(() => {})
@@ -209,24 +222,50 @@ export class UpstreamClient {
     const code = errorCode(error)
     const details = { url: target.url, cause: code, ...(retriedAfter.length > 0 && { retriedAfter }) }
     if (DNS_FAILURES.has(code)) {
-      return new HttpError(502, 'DNS_FAILED', `${target.host} did not resolve (${code}): no Service of that name in the namespaces the search path covers`, details)
+      return new HttpError(
+        502,
+        'DNS_FAILED',
+        `${target.host} did not resolve (${code}): no Service of that name in the namespaces the search path covers`,
+        details,
+      )
     }
     if (TIMEOUTS.has(code)) {
-      return new HttpError(504, 'UPSTREAM_TIMEOUT', `${target.url} did not answer within ${this.#timeoutMs} ms`, details)
+      return new HttpError(
+        504,
+        'UPSTREAM_TIMEOUT',
+        `${target.url} did not answer within ${this.#timeoutMs} ms`,
+        details,
+      )
     }
     if (code === 'ECONNREFUSED') {
-      return new HttpError(502, 'CONNECTION_REFUSED', `${target.url} refused the connection: nothing listens there (no ready pod behind the Service?)`, details)
+      return new HttpError(
+        502,
+        'CONNECTION_REFUSED',
+        `${target.url} refused the connection: nothing listens there (no ready pod behind the Service?)`,
+        details,
+      )
     }
     if (BROKEN.has(code)) {
       // A request that is not safe to repeat was not: its caller must learn that the outcome is unknown.
-      const notRepeated = options.retries === 0 ? '; it may or may not have been processed, so it was not sent again' : ''
-      return new HttpError(502, 'CONNECTION_LOST', `the connection to ${target.url} broke before an answer (${code}): the pod went away mid-request${notRepeated}`, details)
+      const notRepeated =
+        options.retries === 0 ? '; it may or may not have been processed, so it was not sent again' : ''
+      return new HttpError(
+        502,
+        'CONNECTION_LOST',
+        `the connection to ${target.url} broke before an answer (${code}): the pod went away mid-request${notRepeated}`,
+        details,
+      )
     }
-    return new HttpError(502, 'UPSTREAM_FAILED', `calling ${target.url} failed (${code}): ${(error as Error).message}`, details)
+    return new HttpError(
+      502,
+      'UPSTREAM_FAILED',
+      `calling ${target.url} failed (${code}): ${(error as Error).message}`,
+      details,
+    )
   }
 
   async close(): Promise<void> {
-    const dispatchers = this.#dispatchers ?? await this.#loading
+    const dispatchers = this.#dispatchers ?? (await this.#loading)
     if (dispatchers) await Promise.all(Object.values(dispatchers).map((dispatcher) => dispatcher.close()))
   }
 }

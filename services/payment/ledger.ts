@@ -40,7 +40,10 @@ export class Ledger {
     if (idempotencyKey !== undefined) {
       const earlier = this.#byIdempotencyKey.get(idempotencyKey)
       if (earlier) {
-        const same = earlier.orderId === request.orderId && earlier.amount === request.amount && earlier.currency === request.currency
+        const same =
+          earlier.orderId === request.orderId &&
+          earlier.amount === request.amount &&
+          earlier.currency === request.currency
         return { outcome: same ? 'replayed' : 'conflict', payment: earlier }
       }
     }

@@ -17,14 +17,19 @@ function paymentRows(payments: readonly Payment[]): string {
   if (payments.length === 0) {
     return '<p class="muted">None yet. Place an order on the order page: order sends the charge to one payment pod through the payment Service.</p>'
   }
-  const rows = payments.map((payment) => `<tr><td class="mono">${escapeHtml(payment.createdAt.slice(11, 19))}</td>`
-    + `<td class="mono">${escapeHtml(payment.paymentId)}</td><td class="mono">${escapeHtml(payment.orderId)}</td>`
-    + `<td class="num">${escapeHtml(`${payment.amount.toLocaleString('en')} ${payment.currency}`)}</td>`
-    + `<td>${escapeHtml(payment.status)}</td></tr>`)
-  return '<div class="scroll" tabindex="0" role="region" aria-labelledby="payments-h"><table id="payments">'
-    + '<thead><tr><th scope="col">Time (UTC)</th><th scope="col">Payment</th><th scope="col">Order</th>'
-    + '<th scope="col">Amount</th><th scope="col">Status</th></tr></thead>'
-    + `<tbody>${rows.join('')}</tbody></table></div>`
+  const rows = payments.map(
+    (payment) =>
+      `<tr><td class="mono">${escapeHtml(payment.createdAt.slice(11, 19))}</td>` +
+      `<td class="mono">${escapeHtml(payment.paymentId)}</td><td class="mono">${escapeHtml(payment.orderId)}</td>` +
+      `<td class="num">${escapeHtml(`${payment.amount.toLocaleString('en')} ${payment.currency}`)}</td>` +
+      `<td>${escapeHtml(payment.status)}</td></tr>`,
+  )
+  return (
+    '<div class="scroll" tabindex="0" role="region" aria-labelledby="payments-h"><table id="payments">' +
+    '<thead><tr><th scope="col">Time (UTC)</th><th scope="col">Payment</th><th scope="col">Order</th>' +
+    '<th scope="col">Amount</th><th scope="col">Status</th></tr></thead>' +
+    `<tbody>${rows.join('')}</tbody></table></div>`
+  )
 }
 
 /** Rendered per request: the ledger changes with every payment. */

@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import { STATUS_CODES } from 'node:http'
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify'
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify'
 import { errorSchema, HttpError } from './errors.ts'
 import { faults } from './faults.ts'
 import { health } from './health.ts'
@@ -51,7 +57,10 @@ class OneLinePerRequest extends LogController {
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const level = error ? 'error' : QUIET_ROUTES.has(request.routeOptions.url ?? '') ? 'debug' : 'info'
     const ms = Math.round(reply.elapsedTime * 10) / 10
-    reply.log[level]({ method: request.method, url: request.url, statusCode: reply.statusCode, ms, ...(error && { err: error }) }, 'request')
+    reply.log[level](
+      { method: request.method, url: request.url, statusCode: reply.statusCode, ms, ...(error && { err: error }) },
+      'request',
+    )
   }
 }
 
@@ -59,14 +68,22 @@ class OneLinePerRequest extends LogController {
  * The Fastify instance both services start from: JSON logs with the pod and a request id, one error shape,
  * health, metrics and (when asked) fault endpoints. Each service adds its own routes on top.
  */
-export function createServiceApp({ identity, logLevel = 'info', logStream, faults: faultsOn = false }: ServiceOptions): FastifyInstance {
+export function createServiceApp({
+  identity,
+  logLevel = 'info',
+  logStream,
+  faults: faultsOn = false,
+}: ServiceOptions): FastifyInstance {
   const app = Fastify({
-    logger: logLevel === false ? false : {
-      level: logLevel,
-      base: { service: identity.service, pod: identity.pod },
-      timestamp: () => `,"time":"${new Date().toISOString()}"`,
-      ...(logStream && { stream: logStream }),
-    },
+    logger:
+      logLevel === false
+        ? false
+        : {
+            level: logLevel,
+            base: { service: identity.service, pod: identity.pod },
+            timestamp: () => `,"time":"${new Date().toISOString()}"`,
+            ...(logStream && { stream: logStream }),
+          },
     logController: new OneLinePerRequest(),
     // An incoming x-request-id is kept and passed on upstream, so one order can be followed through both services.
     requestIdHeader: 'x-request-id',
@@ -99,7 +116,12 @@ export function createServiceApp({ identity, logLevel = 'info', logStream, fault
     const statusCode = error.validation ? 400 : (error.statusCode ?? 500)
     if (statusCode >= 500) {
       request.log.error({ err: error }, 'unexpected error')
-      return reply.code(500).send({ statusCode: 500, error: STATUS_CODES[500], code: 'INTERNAL', message: 'unexpected error; see the pod log' })
+      return reply.code(500).send({
+        statusCode: 500,
+        error: STATUS_CODES[500],
+        code: 'INTERNAL',
+        message: 'unexpected error; see the pod log',
+      })
     }
     return reply.code(statusCode).send({
       statusCode,
@@ -122,7 +144,11 @@ export function createServiceApp({ identity, logLevel = 'info', logStream, fault
   // minimum/maximum for it (fastify/fastify#6718, ajv-validator/ajv#2212): `?n=1e999` made /payment/spread call
   // payment forever. No value of ours may be infinite, so one that got through validation is turned away here.
   app.addHook('preHandler', async (request) => {
-    for (const [part, data] of [['params', request.params], ['querystring', request.query], ['body', request.body]] as const) {
+    for (const [part, data] of [
+      ['params', request.params],
+      ['querystring', request.query],
+      ['body', request.body],
+    ] as const) {
       const where = nonFinitePath(data)
       if (where !== undefined) throw new HttpError(400, 'NOT_FINITE', `${part}${where} must be a finite number`)
     }
@@ -131,9 +157,18 @@ export function createServiceApp({ identity, logLevel = 'info', logStream, fault
   // Node answers an Expect it does not know with a bare 417; ours says why, in the one error shape every answer has.
   app.server.on('checkExpectation', (request, response) => {
     const body = JSON.stringify({
-      statusCode: 417, error: STATUS_CODES[417], code: 'EXPECTATION_FAILED', message: `Expect: ${request.headers.expect?.slice(0, 64)} is not supported; only 100-continue is`,
+      statusCode: 417,
+      error: STATUS_CODES[417],
+      code: 'EXPECTATION_FAILED',
+      message: `Expect: ${request.headers.expect?.slice(0, 64)} is not supported; only 100-continue is`,
     })
-    response.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body)
+    response
+      .writeHead(417, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+        connection: 'close',
+      })
+      .end(body)
   })
 
   app.register(negotiation)
@@ -157,10 +192,14 @@ function nonFinitePath(data: unknown, depth = 0): string | undefined {
 
 /** GET / — who answered. Each service passes its own page for browsers. */
 export function identityRoute(app: FastifyInstance, identity: Identity, html?: (identity: Identity) => string): void {
-  app.get('/', {
-    schema: {
-      querystring: { type: 'object', properties: formatQuery },
-      response: { 200: { $ref: 'snackbar/identity#' }, ...errorResponses },
+  app.get(
+    '/',
+    {
+      schema: {
+        querystring: { type: 'object', properties: formatQuery },
+        response: { 200: { $ref: 'snackbar/identity#' }, ...errorResponses },
+      },
     },
-  }, async (_request, reply) => reply.negotiate(identity, { text: identityLine, ...(html && { html }) }))
+    async (_request, reply) => reply.negotiate(identity, { text: identityLine, ...(html && { html }) }),
+  )
 }

@@ -35,8 +35,11 @@ export class ConfigError extends Error {
  * a known one with a bad value stops the service with a message that names it.
  */
 export function readEnv<T>(properties: Record<string, object>, env: NodeJS.ProcessEnv): T {
-  const known = Object.fromEntries(Object.keys(properties).filter((key) => env[key] !== undefined && env[key] !== '')
-    .map((key) => [key, env[key]]))
+  const known = Object.fromEntries(
+    Object.keys(properties)
+      .filter((key) => env[key] !== undefined && env[key] !== '')
+      .map((key) => [key, env[key]]),
+  )
   try {
     return envSchema({ schema: { type: 'object', properties }, data: known, env: false }) as T
   } catch (error) {

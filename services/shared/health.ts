@@ -50,7 +50,9 @@ export const health = fp(
       if (app.readiness.draining) reply.header('connection', 'close')
     })
 
-    app.get('/healthz', { schema: probeSchema }, async (_request, reply) => reply.negotiate({ status: 'ok' }, { text: asText }))
+    app.get('/healthz', { schema: probeSchema }, async (_request, reply) =>
+      reply.negotiate({ status: 'ok' }, { text: asText }),
+    )
 
     app.get('/readyz', { schema: probeSchema }, async (_request, reply) => {
       const { ready, reason } = app.readiness

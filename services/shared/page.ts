@@ -14,7 +14,10 @@ const ROOT = new URL('../../', import.meta.url)
 export function pageFile(path: string): string {
   if (typeof SNACKBAR_PAGE_FILES !== 'undefined') {
     const text = SNACKBAR_PAGE_FILES[path]
-    if (text === undefined) throw new Error(`${path} is not in the bundle: scripts/build.ts inlines only services/shared/page/ and services/<service>/page/`)
+    if (text === undefined)
+      throw new Error(
+        `${path} is not in the bundle: scripts/build.ts inlines only services/shared/page/ and services/<service>/page/`,
+      )
     return text
   }
   return readFileSync(new URL(path, ROOT), 'utf8')
@@ -72,23 +75,31 @@ export function assetVersion(assets: readonly StaticAsset[]): string {
 export function servePage(app: FastifyInstance, assets: readonly StaticAsset[]): void {
   for (const asset of assets) {
     const etag = `"${createHash('sha256').update(asset.body).digest('hex').slice(0, 16)}"`
-    app.get(asset.url, {
-      schema: {
-        // `v` is the content hash the page puts in the URL; any value gets the current file.
-        querystring: { type: 'object', properties: { v: { type: 'string', maxLength: 64 } } },
-        response: { 200: { type: 'string' }, 304: { type: 'null' }, ...errorResponses },
+    app.get(
+      asset.url,
+      {
+        schema: {
+          // `v` is the content hash the page puts in the URL; any value gets the current file.
+          querystring: { type: 'object', properties: { v: { type: 'string', maxLength: 64 } } },
+          response: { 200: { type: 'string' }, 304: { type: 'null' }, ...errorResponses },
+        },
       },
-    }, async (request, reply) => {
-      reply.header('cache-control', 'public, max-age=86400').header('etag', etag).header('x-content-type-options', 'nosniff')
-      if (request.headers['if-none-match'] === etag) return reply.code(304).send()
-      return reply.type(asset.contentType).send(asset.body)
-    })
+      async (request, reply) => {
+        reply
+          .header('cache-control', 'public, max-age=86400')
+          .header('etag', etag)
+          .header('x-content-type-options', 'nosniff')
+        if (request.headers['if-none-match'] === etag) return reply.code(304).send()
+        return reply.type(asset.contentType).send(asset.body)
+      },
+    )
   }
 
   app.addHook('onSend', async (_request, reply, payload) => {
     const type = reply.getHeader('content-type')
     if (typeof type === 'string' && type.startsWith('text/html')) {
-      reply.header('content-security-policy', CONTENT_SECURITY_POLICY)
+      reply
+        .header('content-security-policy', CONTENT_SECURITY_POLICY)
         .header('x-content-type-options', 'nosniff')
         .header('referrer-policy', 'no-referrer')
         // The page names the pod that served it; behind a Service the next load may be another pod.

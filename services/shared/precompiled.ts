@@ -6,4 +6,5 @@ import type { FastifyServerOptions } from 'fastify'
  * image compiles no schema when it starts: compiling them all took ~55 ms of CPU, over a second of a 0.05-cpu pod's
  * start-up. Run from the sources, there is none, and Fastify compiles each schema when the app gets ready.
  */
-export const compilersFactory: NonNullable<FastifyServerOptions['schemaController']>['compilersFactory'] | undefined = undefined
+export const compilersFactory: NonNullable<FastifyServerOptions['schemaController']>['compilersFactory'] | undefined =
+  undefined

@@ -24,11 +24,17 @@ export async function runServer<C extends CommonConfig>(
   const app = await buildApp(config)
   const drainMs = config.SHUTDOWN_DRAIN_SECONDS * 1000
   closeWithGrace(
-    { delay: drainMs + config.SHUTDOWN_TIMEOUT_SECONDS * 1000, logger: { error: (message: string) => app.log.error(message) } },
+    {
+      delay: drainMs + config.SHUTDOWN_TIMEOUT_SECONDS * 1000,
+      logger: { error: (message: string) => app.log.error(message) },
+    },
     async ({ signal, err }) => {
       if (err) app.log.error({ err }, 'shutting down after an unexpected error')
       app.readiness.draining = true
-      app.log.info({ signal, drainSeconds: config.SHUTDOWN_DRAIN_SECONDS }, 'shutting down: readiness fails now, serving on while endpoints drop this pod')
+      app.log.info(
+        { signal, drainSeconds: config.SHUTDOWN_DRAIN_SECONDS },
+        'shutting down: readiness fails now, serving on while endpoints drop this pod',
+      )
       await sleep(drainMs)
       await app.close()
       app.log.info('closed')

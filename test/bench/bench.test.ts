@@ -18,8 +18,12 @@ function runBench(): Promise<{ code: number | null; output: string }> {
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let output = ''
-    child.stdout.on('data', (chunk: Buffer) => { output += chunk })
-    child.stderr.on('data', (chunk: Buffer) => { output += chunk })
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk
+    })
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk
+    })
     child.on('close', (code) => resolve({ code, output }))
   })
 }
@@ -27,7 +31,9 @@ function runBench(): Promise<{ code: number | null; output: string }> {
 const isNumber = (value: unknown) => typeof value === 'number' && Number.isFinite(value)
 
 describe('npm run bench', () => {
-  test('when run in quick mode, then it writes a report with every figure next to its baseline', { timeout: 900_000 }, async () => {
+  test('when run in quick mode, then it writes a report with every figure next to its baseline', {
+    timeout: 900_000,
+  }, async () => {
     const { code, output } = await runBench()
     expect(code, output.slice(-3000)).toBe(0)
     const report = JSON.parse(readFileSync(join(results, 'report.json'), 'utf8')) as Report
@@ -36,11 +42,17 @@ describe('npm run bench', () => {
     expect(report.meta.loadAverageBefore).toHaveLength(3)
 
     expect(report.throughput.map((row) => `${row.id}/${row.logLevel}`)).toEqual([
-      'payment-get/info', 'payment-get/warn', 'chain-reuse/info', 'chain-reuse/warn', 'chain-new/info', 'orders-post/info',
+      'payment-get/info',
+      'payment-get/warn',
+      'chain-reuse/info',
+      'chain-reuse/warn',
+      'chain-new/info',
+      'orders-post/info',
     ])
     for (const row of report.throughput) {
       for (const figures of [row.ours, row.baseline]) {
-        for (const field of ['rps', 'p50Ms', 'p99Ms', 'cpuMsPerReq', 'loadGenCpuMsPerReq'] as const) expect(isNumber(figures[field]), `${row.id} ${field}`).toBe(true)
+        for (const field of ['rps', 'p50Ms', 'p99Ms', 'cpuMsPerReq', 'loadGenCpuMsPerReq'] as const)
+          expect(isNumber(figures[field]), `${row.id} ${field}`).toBe(true)
         expect(figures.requests, `${row.id}: requests answered 2xx`).toBeGreaterThan(0)
         expect(figures.idleRssMiB.every(isNumber) && figures.peakRssMiB.every(isNumber)).toBe(true)
       }
@@ -49,16 +61,31 @@ describe('npm run bench', () => {
     }
     expect(report.throughput.find((row) => row.id === 'chain-reuse')?.reference?.figures.requests).toBeGreaterThan(0)
 
-    expect(report.memory.map((row) => row.id)).toEqual(['payment-get/payment', 'orders-post/order', 'orders-post/payment'])
+    expect(report.memory.map((row) => row.id)).toEqual([
+      'payment-get/payment',
+      'orders-post/order',
+      'orders-post/payment',
+    ])
     for (const row of report.memory) {
-      for (const field of ['idleRssMiB', 'idleAnonMiB', 'baselineIdleRssMiB', 'idleCpuMsPerSecond', 'peakRssMiB', 'secondHalfGrowthMiB'] as const) {
+      for (const field of [
+        'idleRssMiB',
+        'idleAnonMiB',
+        'baselineIdleRssMiB',
+        'idleCpuMsPerSecond',
+        'peakRssMiB',
+        'secondHalfGrowthMiB',
+      ] as const) {
         expect(isNumber(row[field]), `${row.id} ${field}`).toBe(true)
       }
       expect(row.samples).toHaveLength(10)
     }
 
     expect(report.startup.map((row) => `${row.id}${row.compileCache ? '+cache' : ''}`)).toEqual([
-      'bare node:http', 'payment', 'payment+cache', 'order', 'order+cache',
+      'bare node:http',
+      'payment',
+      'payment+cache',
+      'order',
+      'order+cache',
     ])
     expect(report.startup.every((row) => isNumber(row.cpuToReadyMs) && isNumber(row.wallToReadyMs))).toBe(true)
 
@@ -79,7 +106,13 @@ describe('npm run bench', () => {
     expect(report.targets.length).toBeGreaterThan(10)
     expect(report.targets.every((t) => t.name && t.target && t.value)).toBe(true)
     const markdown = readFileSync(join(results, 'report.md'), 'utf8')
-    for (const heading of ['## Targets', '## Throughput and CPU per request', '## Memory', '## Start-up', '## Images and containers']) {
+    for (const heading of [
+      '## Targets',
+      '## Throughput and CPU per request',
+      '## Memory',
+      '## Start-up',
+      '## Images and containers',
+    ]) {
       expect(markdown).toContain(heading)
     }
   })

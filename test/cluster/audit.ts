@@ -6,7 +6,7 @@
 //   that a rollout replaced or a SIGKILL ended takes its ledger with it, and with it any proof of a charge it made,
 //   even one whose answer never reached order. The log lines outlive the process;
 // - which requests a pod answered after SIGTERM, while it drained (its 'request' lines after 'shutting down').
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { promisify } from 'node:util'
 import type { Cluster, Pod } from './emulator.ts'
 
@@ -54,9 +54,18 @@ export class PodLogs {
     for (const pod of this.#cluster.pods({ deployment: this.#deployment })) {
       if (this.#followers.has(pod.name)) continue
       // From the first line, until the container stops.
-      const child = spawn('docker', ['logs', '--follow', pod.container.getId()], { stdio: ['ignore', 'pipe', 'ignore'] })
-      const follower: Follower = { pod, child, text: '', closed: new Promise((resolve) => child.on('close', () => resolve())) }
-      child.stdout!.on('data', (chunk: Buffer) => { follower.text += chunk.toString() })
+      const child = spawn('docker', ['logs', '--follow', pod.container.getId()], {
+        stdio: ['ignore', 'pipe', 'ignore'],
+      })
+      const follower: Follower = {
+        pod,
+        child,
+        text: '',
+        closed: new Promise((resolve) => child.on('close', () => resolve())),
+      }
+      child.stdout!.on('data', (chunk: Buffer) => {
+        follower.text += chunk.toString()
+      })
       this.#followers.set(pod.name, follower)
     }
   }
@@ -65,20 +74,24 @@ export class PodLogs {
   async entries(): Promise<Map<string, LogEntry[]>> {
     this.#attach()
     const live = new Set(this.#cluster.pods({ deployment: this.#deployment }))
-    const pods = await Promise.all([...this.#followers.values()].map(async (follower) => {
-      // A pod that still exists (running or killed): its whole log now. A deleted one: what its follower kept,
-      // complete once the stream ended with the container.
-      let text: string | undefined
-      if (live.has(follower.pod)) {
-        text = await run('docker', ['logs', follower.pod.container.getId()], { maxBuffer: 64 * 1024 * 1024 })
-          .then(({ stdout }) => stdout, () => undefined)
-      }
-      if (text === undefined) {
-        await follower.closed
-        text = follower.text
-      }
-      return [follower.pod.name, parseLines(text)] as const
-    }))
+    const pods = await Promise.all(
+      [...this.#followers.values()].map(async (follower) => {
+        // A pod that still exists (running or killed): its whole log now. A deleted one: what its follower kept,
+        // complete once the stream ended with the container.
+        let text: string | undefined
+        if (live.has(follower.pod)) {
+          text = await run('docker', ['logs', follower.pod.container.getId()], { maxBuffer: 64 * 1024 * 1024 }).then(
+            ({ stdout }) => stdout,
+            () => undefined,
+          )
+        }
+        if (text === undefined) {
+          await follower.closed
+          text = follower.text
+        }
+        return [follower.pod.name, parseLines(text)] as const
+      }),
+    )
     return new Map(pods)
   }
 
@@ -89,24 +102,30 @@ export class PodLogs {
 }
 
 function parseLines(text: string): LogEntry[] {
-  return text.split('\n').filter((line) => line.startsWith('{')).flatMap((line) => {
-    try {
-      return [JSON.parse(line) as LogEntry]
-    } catch {
-      return []
-    }
-  })
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .flatMap((line) => {
+      try {
+        return [JSON.parse(line) as LogEntry]
+      } catch {
+        return []
+      }
+    })
 }
 
 /** Every charge in the payment pods' logs. */
 export function paymentsIn(logs: Map<string, LogEntry[]>): PaymentEntry[] {
-  return [...logs.values()].flat().filter((entry) => entry.msg === 'payment created').map((entry) => ({
-    pod: entry.pod,
-    paymentId: entry.paymentId as string,
-    orderId: entry.orderId as string,
-    reqId: entry.reqId as string,
-    idempotencyKey: entry.idempotencyKey as string | undefined,
-  }))
+  return [...logs.values()]
+    .flat()
+    .filter((entry) => entry.msg === 'payment created')
+    .map((entry) => ({
+      pod: entry.pod,
+      paymentId: entry.paymentId as string,
+      orderId: entry.orderId as string,
+      reqId: entry.reqId as string,
+      idempotencyKey: entry.idempotencyKey as string | undefined,
+    }))
 }
 
 /** Request ids a pod answered after its SIGTERM ('shutting down'), while it drained: pod name → request ids. */
@@ -115,8 +134,14 @@ export function answeredWhileDraining(logs: Map<string, LogEntry[]>, reqIdPrefix
   for (const [pod, entries] of logs) {
     const from = entries.findIndex((entry) => entry.msg.startsWith('shutting down'))
     if (from < 0) continue
-    const answered = entries.slice(from).filter((entry) => entry.msg === 'request' && entry.reqId?.startsWith(reqIdPrefix))
-    if (answered.length > 0) draining.set(pod, answered.map((entry) => entry.reqId!))
+    const answered = entries
+      .slice(from)
+      .filter((entry) => entry.msg === 'request' && entry.reqId?.startsWith(reqIdPrefix))
+    if (answered.length > 0)
+      draining.set(
+        pod,
+        answered.map((entry) => entry.reqId!),
+      )
   }
   return draining
 }

@@ -28,7 +28,11 @@ export interface ClusterDns {
  * `lookup(name)` returns the IPv4 address of a name this DNS knows (lower-case, no trailing dot), or undefined for
  * a name that does not exist.
  */
-export async function startClusterDns(address: string, lookup: (name: string) => string | undefined, port = 53): Promise<ClusterDns> {
+export async function startClusterDns(
+  address: string,
+  lookup: (name: string) => string | undefined,
+  port = 53,
+): Promise<ClusterDns> {
   const socket = dgram.createSocket('udp4')
   const queries: string[] = []
   socket.on('message', (message, peer) => {
@@ -102,6 +106,6 @@ function answer(message: Buffer, lookup: (name: string) => string | undefined, q
   record.writeUInt16BE(CLASS_IN, 4)
   record.writeUInt32BE(TTL_SECONDS, 6)
   record.writeUInt16BE(4, 10)
-  ip.split('.').forEach((octet, i) => record.writeUInt8(Number(octet), 12 + i))
+  for (const [i, octet] of ip.split('.').entries()) record.writeUInt8(Number(octet), 12 + i)
   return respond(RCODE_NOERROR, questionBytes, [record])
 }

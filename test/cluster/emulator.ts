@@ -145,7 +145,10 @@ export interface Cluster {
    * until it is ready and in the endpoints, then delete the old one. Resolves with the new pod once the old one is
    * gone, or at once with `waitForOld: false` (then `terminated` tells when it is gone).
    */
-  replacePod(pod: Pod, options?: { templateHash?: string; waitForOld?: boolean }): Promise<{ pod: Pod; terminated: Promise<void> }>
+  replacePod(
+    pod: Pod,
+    options?: { templateHash?: string; waitForOld?: boolean },
+  ): Promise<{ pod: Pod; terminated: Promise<void> }>
   /** `kubectl rollout restart deployment/NAME`: every pod replaced, one at a time, by a pod of a new template hash. */
   rolloutRestart(deployment: string, namespace: string): Promise<Pod[]>
   /** Removes every container, the network and the DNS server. Safe to call twice. */
@@ -187,7 +190,9 @@ function randomSuffix(): string {
 
 /** kube-proxy's chain names: a hash of the service port, so they fit iptables' 28 characters. */
 function serviceChain(service: Service, port: ServicePortInfo): string {
-  const digest = createHash('sha256').update(`${service.namespace}/${service.name}:${port.name ?? ''}${port.protocol.toLowerCase()}`).digest()
+  const digest = createHash('sha256')
+    .update(`${service.namespace}/${service.name}:${port.name ?? ''}${port.protocol.toLowerCase()}`)
+    .digest()
   return `KUBE-SVC-${base32(digest).slice(0, 16)}`
 }
 
@@ -211,7 +216,16 @@ function base32(bytes: Buffer): string {
 export function memoryBytes(quantity: string): number {
   const match = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(quantity)
   if (!match) throw new Error(`unsupported memory quantity ${quantity}`)
-  const units: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, k: 1e3, M: 1e6, G: 1e9, T: 1e12 }
+  const units: Record<string, number> = {
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+  }
   return Math.round(Number(match[1]) * (match[2] ? units[match[2]]! : 1))
 }
 
@@ -231,11 +245,15 @@ function runWithInput(command: string, args: string[], input: string): Promise<v
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['pipe', 'ignore', 'pipe'] })
     let stderr = ''
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+    })
     child.on('error', reject)
     // A command that fails before reading (nsenter into a namespace that is gone) closes stdin: the exit code tells.
     child.stdin.on('error', () => {})
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr.trim()}`))))
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr.trim()}`)),
+    )
     child.stdin.end(input)
   })
 }
@@ -243,10 +261,20 @@ function runWithInput(command: string, args: string[], input: string): Promise<v
 /** One HTTP GET on a new connection, as the kubelet probes: 200–399 within the timeout is a success. */
 function httpProbe(ip: string, port: number, path: string, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const request = http.get({ host: ip, port, path, agent: false, timeout: timeoutMs, headers: { 'user-agent': 'kube-probe/1.31', connection: 'close' } }, (response) => {
-      response.resume()
-      resolve((response.statusCode ?? 0) >= 200 && (response.statusCode ?? 0) < 400)
-    })
+    const request = http.get(
+      {
+        host: ip,
+        port,
+        path,
+        agent: false,
+        timeout: timeoutMs,
+        headers: { 'user-agent': 'kube-probe/1.31', connection: 'close' },
+      },
+      (response) => {
+        response.resume()
+        resolve((response.statusCode ?? 0) >= 200 && (response.statusCode ?? 0) < 400)
+      },
+    )
     request.on('timeout', () => request.destroy(new Error('probe timeout')))
     request.on('error', () => resolve(false))
   })
@@ -291,12 +319,14 @@ class PodContainer extends GenericContainer {
     const group = container.runAsGroup ?? pod.runAsGroup
     if (user !== undefined) this.withUser(group !== undefined ? `${user}:${group}` : String(user))
     if (container.readOnlyRootFilesystem) this.hostConfig.ReadonlyRootfs = true
-    if (container.allowPrivilegeEscalation === false) this.hostConfig.SecurityOpt = [...(this.hostConfig.SecurityOpt ?? []), 'no-new-privileges']
+    if (container.allowPrivilegeEscalation === false)
+      this.hostConfig.SecurityOpt = [...(this.hostConfig.SecurityOpt ?? []), 'no-new-privileges']
     if (container.capabilities?.drop) this.hostConfig.CapDrop = container.capabilities.drop
     if (container.capabilities?.add) this.hostConfig.CapAdd = container.capabilities.add
     const seccomp = container.seccompProfile?.type ?? pod.seccompProfile?.type
     // RuntimeDefault is what Docker applies anyway.
-    if (seccomp === 'Unconfined') this.hostConfig.SecurityOpt = [...(this.hostConfig.SecurityOpt ?? []), 'seccomp=unconfined']
+    if (seccomp === 'Unconfined')
+      this.hostConfig.SecurityOpt = [...(this.hostConfig.SecurityOpt ?? []), 'seccomp=unconfined']
     return this
   }
 
@@ -364,8 +394,22 @@ class EmulatedCluster implements Cluster {
     for (let attempt = 0; ; attempt++) {
       const prefix = `10.${randomInt(200, 250)}.${randomInt(0, 256)}`
       try {
-        await docker('network', 'create', '--internal', '--subnet', `${prefix}.0/24`, '--ip-range', `${prefix}.0/25`,
-          '--gateway', `${prefix}.1`, '--label', `${LABEL}=${this.runId}`, '--label', `${OWNER_LABEL}=${OWNER}`, name)
+        await docker(
+          'network',
+          'create',
+          '--internal',
+          '--subnet',
+          `${prefix}.0/24`,
+          '--ip-range',
+          `${prefix}.0/25`,
+          '--gateway',
+          `${prefix}.1`,
+          '--label',
+          `${LABEL}=${this.runId}`,
+          '--label',
+          `${OWNER_LABEL}=${OWNER}`,
+          name,
+        )
         this.#prefix = prefix
         this.network = { name, subnet: `${prefix}.0/24`, gateway: `${prefix}.1` }
         return
@@ -390,7 +434,8 @@ class EmulatedCluster implements Cluster {
   /** Applies every document in order, as `kubectl apply` would; Deployments' pods start without waiting. */
   async apply(): Promise<void> {
     const wanted = (namespace: string | undefined) =>
-      this.#options.namespaces === undefined || (namespace !== undefined && this.#options.namespaces.includes(namespace))
+      this.#options.namespaces === undefined ||
+      (namespace !== undefined && this.#options.namespaces.includes(namespace))
     const starting: Promise<PodState>[] = []
     for (const manifests of this.#options.manifests) {
       for (const document of manifests.documents) {
@@ -436,10 +481,12 @@ class EmulatedCluster implements Cluster {
   }
 
   async waitForDeployments(): Promise<void> {
-    await Promise.all(this.#deployments.map(async (deployment) => {
-      const pods = this.#pods.filter((p) => p.deployment === deployment.name && p.namespace === deployment.namespace)
-      await Promise.all(pods.map((pod) => this.#waitInEndpoints(pod)))
-    }))
+    await Promise.all(
+      this.#deployments.map(async (deployment) => {
+        const pods = this.#pods.filter((p) => p.deployment === deployment.name && p.namespace === deployment.namespace)
+        await Promise.all(pods.map((pod) => this.#waitInEndpoints(pod)))
+      }),
+    )
   }
 
   // ---- pods --------------------------------------------------------------------------------------------------
@@ -453,15 +500,31 @@ class EmulatedCluster implements Cluster {
     const node = this.#nodes[turn % this.#nodes.length]!
     // Service links first: the container's own env wins on a clash, as in the kubelet.
     const links = deployment.enableServiceLinks
-      ? Object.assign({}, ...this.#services.filter((s) => s.namespace === deployment.namespace).map((s) => serviceLinkEnv(s.info, s.clusterIP)))
+      ? Object.assign(
+          {},
+          ...this.#services
+            .filter((s) => s.namespace === deployment.namespace)
+            .map((s) => serviceLinkEnv(s.info, s.clusterIP)),
+        )
       : {}
     const env: Record<string, string> = {
       ...links,
-      ...resolveEnv(deployment.container, { name, namespace: deployment.namespace, ip, nodeName: node, hostIP: this.network.gateway }),
+      ...resolveEnv(deployment.container, {
+        name,
+        namespace: deployment.namespace,
+        ip,
+        nodeName: node,
+        hostIP: this.network.gateway,
+      }),
     }
     const image = this.#options.images?.[deployment.container.image] ?? deployment.container.image
     const containerName = `snackbar-${this.runId}-${deployment.namespace}-${name}`
-    const labels = { [LABEL]: this.runId, [OWNER_LABEL]: OWNER, 'io.kubernetes.pod.name': name, 'io.kubernetes.pod.namespace': deployment.namespace }
+    const labels = {
+      [LABEL]: this.runId,
+      [OWNER_LABEL]: OWNER,
+      'io.kubernetes.pod.name': name,
+      'io.kubernetes.pod.namespace': deployment.namespace,
+    }
     // The pod sandbox, as the kubelet's pause container: it holds the pod's network namespace, IP, hostname and DNS
     // settings for the pod's whole life. Without it a SIGKILLed or OOM-killed app took its address with it, and
     // connections to the pod hung until a timeout; on a node they are refused at once, because the pod's network
@@ -470,7 +533,9 @@ class EmulatedCluster implements Cluster {
       .withName(`${containerName}-sandbox`)
       .withHostname(name)
       .withPodNetwork(this.network.name, ip, this.network.gateway, [
-        `${deployment.namespace}.svc.${this.clusterDomain}`, `svc.${this.clusterDomain}`, this.clusterDomain,
+        `${deployment.namespace}.svc.${this.clusterDomain}`,
+        `svc.${this.clusterDomain}`,
+        this.clusterDomain,
       ])
       .withEntrypoint(['sleep', 'infinity'])
       .withUser('65535:65535')
@@ -516,22 +581,32 @@ class EmulatedCluster implements Cluster {
     return pod
   }
 
-  async #waitInEndpoints(pod: PodState, timeoutMs = this.#options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS): Promise<void> {
+  async #waitInEndpoints(
+    pod: PodState,
+    timeoutMs = this.#options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS,
+  ): Promise<void> {
     const services = this.#servicesOf(pod)
     const deadline = Date.now() + timeoutMs
     while (!(pod.ready && services.every((s) => this.#applied.get(s)?.includes(pod)))) {
-      if (pod.exited || pod.gone) throw new Error(`pod ${pod.name} exited before becoming ready:\n${await this.logs(pod)}`)
+      if (pod.exited || pod.gone)
+        throw new Error(`pod ${pod.name} exited before becoming ready:\n${await this.logs(pod)}`)
       if (Date.now() > deadline) {
         const sync = this.#syncError ? `last rule sync failed: ${String(this.#syncError)}\n` : ''
-        throw new Error(`pod ${pod.name} not ready and in its endpoints within ${timeoutMs} ms (ready=${pod.ready}):\n${sync}${await this.logs(pod)}`)
+        throw new Error(
+          `pod ${pod.name} not ready and in its endpoints within ${timeoutMs} ms (ready=${pod.ready}):\n${sync}${await this.logs(pod)}`,
+        )
       }
       await sleep(200)
     }
   }
 
   #servicesOf(pod: Pod): Service[] {
-    return this.#services.filter((s) => s.namespace === pod.namespace && Object.keys(s.selector).length > 0
-      && Object.entries(s.selector).every(([k, v]) => pod.labels[k] === v))
+    return this.#services.filter(
+      (s) =>
+        s.namespace === pod.namespace &&
+        Object.keys(s.selector).length > 0 &&
+        Object.entries(s.selector).every(([k, v]) => pod.labels[k] === v),
+    )
   }
 
   /** The kubelet's readiness prober, from the host: thresholds and period as the manifest says. */
@@ -585,14 +660,30 @@ class EmulatedCluster implements Cluster {
   #endpointsChanged(): void {
     const delay = this.#options.endpointSyncDelayMs ?? 0
     // Nobody awaits this sync; its error is kept for the next wait that times out.
-    const sync = () => { void this.#sync().catch((error: unknown) => { this.#syncError = error }) }
+    const sync = () => {
+      void this.#sync().catch((error: unknown) => {
+        this.#syncError = error
+      })
+    }
     if (delay > 0) setTimeout(sync, delay).unref()
     else sync()
   }
 
   #desiredEndpoints(): Map<Service, PodState[]> {
-    return new Map(this.#services.map((service) => [service, this.#pods.filter((pod) =>
-      !pod.gone && !pod.exited && !pod.terminating && !pod.heldOut && pod.ready && this.#servicesOf(pod).includes(service))]))
+    return new Map(
+      this.#services.map((service) => [
+        service,
+        this.#pods.filter(
+          (pod) =>
+            !pod.gone &&
+            !pod.exited &&
+            !pod.terminating &&
+            !pod.heldOut &&
+            pod.ready &&
+            this.#servicesOf(pod).includes(service),
+        ),
+      ]),
+    )
   }
 
   /** Re-programs every pod's rules from the current state; runs one at a time, so the last run wins. */
@@ -601,15 +692,19 @@ class EmulatedCluster implements Cluster {
       if (this.#stopped) return
       const desired = this.#desiredEndpoints()
       const live = this.#pods.filter((pod) => !pod.gone && !pod.exited)
-      await Promise.all(live.map((pod) => this.#program(pod, desired).catch(async (error: unknown) => {
-        // A pod that exited meanwhile has no namespace left to program; it is out of the endpoints anyway.
-        if (pod.gone || !(await this.#running(pod))) {
-          pod.exited = true
-          pod.ready = false
-          return
-        }
-        throw error
-      })))
+      await Promise.all(
+        live.map((pod) =>
+          this.#program(pod, desired).catch(async (error: unknown) => {
+            // A pod that exited meanwhile has no namespace left to program; it is out of the endpoints anyway.
+            if (pod.gone || !(await this.#running(pod))) {
+              pod.exited = true
+              pod.ready = false
+              return
+            }
+            throw error
+          }),
+        ),
+      )
       this.#applied = desired
     })
     this.#syncQueue = next.catch(() => {})
@@ -627,7 +722,9 @@ class EmulatedCluster implements Cluster {
         const match = `-d ${service.clusterIP}/32 -p ${port.protocol.toLowerCase()} -m ${port.protocol.toLowerCase()} --dport ${port.port}`
         nat.push(`:${chain} - [0:0]`)
         if (endpoints.length === 0) {
-          filter.push(`-A KUBE-SERVICES ${match} -m comment --comment "${portName} has no endpoints" -j REJECT --reject-with icmp-port-unreachable`)
+          filter.push(
+            `-A KUBE-SERVICES ${match} -m comment --comment "${portName} has no endpoints" -j REJECT --reject-with icmp-port-unreachable`,
+          )
           continue
         }
         natRules.push(`-A KUBE-SERVICES ${match} -m comment --comment "${portName} cluster IP" -j ${chain}`)
@@ -635,14 +732,18 @@ class EmulatedCluster implements Cluster {
           const left = endpoints.length - i
           const pick = left > 1 ? `-m statistic --mode random --probability ${(1 / left).toFixed(10)} ` : ''
           const target = resolveContainerPort(pod.containerSpec.raw, port.targetPort)
-          natRules.push(`-A ${chain} -m comment --comment "${portName} -> ${pod.name}" ${pick}-p ${port.protocol.toLowerCase()} `
-            + `-m ${port.protocol.toLowerCase()} -j DNAT --to-destination ${pod.ip}:${target}`)
+          natRules.push(
+            `-A ${chain} -m comment --comment "${portName} -> ${pod.name}" ${pick}-p ${port.protocol.toLowerCase()} ` +
+              `-m ${port.protocol.toLowerCase()} -j DNAT --to-destination ${pod.ip}:${target}`,
+          )
         })
       }
     }
     if (firstTime) {
       natRules.push('-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES')
-      filter.push('-A OUTPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES')
+      filter.push(
+        '-A OUTPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+      )
     }
     return [...nat, ...natRules, 'COMMIT', ...filter, 'COMMIT', ''].join('\n')
   }
@@ -663,9 +764,12 @@ class EmulatedCluster implements Cluster {
   // ---- public API ---------------------------------------------------------------------------------------------
 
   pods(filter: { deployment?: string; namespace?: string } = {}): Pod[] {
-    return this.#pods.filter((p) => !p.gone
-      && (filter.deployment === undefined || p.deployment === filter.deployment)
-      && (filter.namespace === undefined || p.namespace === filter.namespace))
+    return this.#pods.filter(
+      (p) =>
+        !p.gone &&
+        (filter.deployment === undefined || p.deployment === filter.deployment) &&
+        (filter.namespace === undefined || p.namespace === filter.namespace),
+    )
   }
 
   pod(name: string): Pod {
@@ -700,8 +804,10 @@ class EmulatedCluster implements Cluster {
   }
 
   async logs(pod: Pod): Promise<string> {
-    return (await run('docker', ['logs', '--tail', '50', pod.container.getId()], { maxBuffer: 16 * 1024 * 1024 })
-      .then(({ stdout, stderr }) => stdout + stderr, (error: Error) => `(no logs: ${error.message})`))
+    return await run('docker', ['logs', '--tail', '50', pod.container.getId()], { maxBuffer: 16 * 1024 * 1024 }).then(
+      ({ stdout, stderr }) => stdout + stderr,
+      (error: Error) => `(no logs: ${error.message})`,
+    )
   }
 
   async waitForEndpoints(service: Service, predicate: (pods: Pod[]) => boolean, timeoutMs = 60_000): Promise<Pod[]> {
@@ -710,8 +816,10 @@ class EmulatedCluster implements Cluster {
       const endpoints = this.endpoints(service)
       if (predicate(endpoints)) return endpoints
       if (Date.now() > deadline) {
-        throw new Error(`endpoints of ${service.namespace}/${service.name} still ${endpoints.map((p) => p.name).join(', ') || '(none)'} `
-          + `after ${timeoutMs} ms${this.#syncError ? ` (last rule sync failed: ${String(this.#syncError)})` : ''}`)
+        throw new Error(
+          `endpoints of ${service.namespace}/${service.name} still ${endpoints.map((p) => p.name).join(', ') || '(none)'} ` +
+            `after ${timeoutMs} ms${this.#syncError ? ` (last rule sync failed: ${String(this.#syncError)})` : ''}`,
+        )
       }
       await sleep(100)
     }
@@ -762,8 +870,13 @@ class EmulatedCluster implements Cluster {
     await this.#sync()
   }
 
-  async replacePod(pod: Pod, options: { templateHash?: string; waitForOld?: boolean } = {}): Promise<{ pod: Pod; terminated: Promise<void> }> {
-    const fresh = await this.startPod(pod.deployment, pod.namespace, { templateHash: options.templateHash ?? pod.templateHash })
+  async replacePod(
+    pod: Pod,
+    options: { templateHash?: string; waitForOld?: boolean } = {},
+  ): Promise<{ pod: Pod; terminated: Promise<void> }> {
+    const fresh = await this.startPod(pod.deployment, pod.namespace, {
+      templateHash: options.templateHash ?? pod.templateHash,
+    })
     const terminated = this.deletePod(pod)
     if (options.waitForOld ?? true) await terminated
     return { pod: fresh, terminated }
@@ -799,7 +912,9 @@ class EmulatedCluster implements Cluster {
     this.#abort.abort()
     for (const pod of this.#pods) pod.gone = true
     // Everything labelled with this run, including a container whose start failed half-way.
-    const ids = (await docker('ps', '--all', '--quiet', '--filter', `label=${LABEL}=${this.runId}`).catch(() => '')).split('\n').filter(Boolean)
+    const ids = (await docker('ps', '--all', '--quiet', '--filter', `label=${LABEL}=${this.runId}`).catch(() => ''))
+      .split('\n')
+      .filter(Boolean)
     if (ids.length > 0) await docker('rm', '--force', '--volumes', ...ids).catch(() => {})
     await this.dns?.close().catch(() => {})
     if (this.network.name) await docker('network', 'rm', this.network.name).catch(() => {})
@@ -825,10 +940,16 @@ export async function removeAbandonedClusters(): Promise<void> {
     docker('ps', '--all', '--filter', `label=${OWNER_LABEL}`, '--format', format),
     docker('network', 'ls', '--filter', `label=${OWNER_LABEL}`, '--format', format),
   ])
-  const abandoned = (listing: string) => listing.split('\n').filter(Boolean).map((line) => line.split(' ')).filter(([, owner]) => {
-    const [host, pid] = (owner ?? '').split(':')
-    return host === hostname() && Number(pid) > 0 && !processAlive(Number(pid))
-  }).map(([id]) => id!)
+  const abandoned = (listing: string) =>
+    listing
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.split(' '))
+      .filter(([, owner]) => {
+        const [host, pid] = (owner ?? '').split(':')
+        return host === hostname() && Number(pid) > 0 && !processAlive(Number(pid))
+      })
+      .map(([id]) => id!)
   const deadContainers = abandoned(containers)
   if (deadContainers.length > 0) await docker('rm', '--force', '--volumes', ...deadContainers).catch(() => {})
   for (const network of abandoned(networks)) await docker('network', 'rm', network).catch(() => {})

@@ -55,12 +55,20 @@ export interface LoadRun {
   elapsedMs: number
 }
 
-const DEFAULTS = { base: 'http://order', orderLoops: 2, paymentLoops: 2, pauseMs: 500, maxRequests: 1_500, maxMs: 180_000, timeoutMs: 15_000 }
+const DEFAULTS = {
+  base: 'http://order',
+  orderLoops: 2,
+  paymentLoops: 2,
+  pauseMs: 500,
+  maxRequests: 1_500,
+  maxMs: 180_000,
+  timeoutMs: 15_000,
+}
 
 // CommonJS for `node -e`. Two kinds of client, as order has both: orders go over Node's fetch (undici inside), which
 // keeps connections alive as a service's client does, so a rollout of order has to move kept-alive connections; the
 // GETs open a new connection each, as a curl loop does, so they meet whatever the Service's rules pick right now.
-const SCRIPT = String.raw`
+const SCRIPT = `
 const http = require('node:http')
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 let run
@@ -182,15 +190,17 @@ export function loadGeneratorManifests(namespace = 'snackbar', image = 'snackbar
         spec: {
           terminationGracePeriodSeconds: 1,
           securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000 },
-          containers: [{
-            name: 'loadgen',
-            image,
-            command: ['node', '-e', SCRIPT],
-            ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }],
-            readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 2, timeoutSeconds: 2 },
-            // A client, not one of ours: room enough that the load it sends is never held back by its own cpu.
-            resources: { limits: { cpu: '250m', memory: '128Mi' } },
-          }],
+          containers: [
+            {
+              name: 'loadgen',
+              image,
+              command: ['node', '-e', SCRIPT],
+              ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }],
+              readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 2, timeoutSeconds: 2 },
+              // A client, not one of ours: room enough that the load it sends is never held back by its own cpu.
+              resources: { limits: { cpu: '250m', memory: '128Mi' } },
+            },
+          ],
         },
       },
     },
@@ -210,13 +220,19 @@ export class LoadGenerator {
 
   async start(options: LoadOptions): Promise<void> {
     const response = await fetch(this.#cluster.url(this.#pod, '/start'), {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...DEFAULTS, ...options }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...DEFAULTS, ...options }),
     })
     if (response.status !== 202) throw new Error(`loadgen did not start: ${response.status} ${await response.text()}`)
   }
 
   async status(): Promise<{ sent: number; answered: number; done: boolean }> {
-    return (await fetch(this.#cluster.url(this.#pod, '/status'))).json() as Promise<{ sent: number; answered: number; done: boolean }>
+    return (await fetch(this.#cluster.url(this.#pod, '/status'))).json() as Promise<{
+      sent: number
+      answered: number
+      done: boolean
+    }>
   }
 
   /** Waits until the run has this many answers: the load is steady before the scenario's event. */
@@ -237,7 +253,9 @@ export class LoadGenerator {
    */
   async burst(count: number): Promise<LoadRecord[]> {
     const response = await fetch(this.#cluster.url(this.#pod, '/burst'), {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ count }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ count }),
     })
     if (response.status !== 200) throw new Error(`loadgen burst failed: ${response.status} ${await response.text()}`)
     return ((await response.json()) as { records: LoadRecord[] }).records

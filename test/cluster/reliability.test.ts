@@ -20,8 +20,9 @@
 // Endpoint changes reach the rules two seconds late (endpointSyncDelayMs), as kube-proxy lags behind a deletion on a
 // real cluster: new connections still reach a pod for a moment after its SIGTERM. Right after each SIGTERM of a
 // rollout, and right after the SIGKILL, a burst of GETs on new connections makes sure calls meet that pod.
-import { randomBytes } from 'node:crypto'
+
 import { execFile } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -29,9 +30,9 @@ import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { ImageLab } from '../images/support.ts'
 import { k8sDir, loadManifests, repoRoot } from '../k8s/manifests.ts'
-import { answeredWhileDraining, type PaymentEntry, paymentsIn, PodLogs } from './audit.ts'
+import { answeredWhileDraining, type PaymentEntry, PodLogs, paymentsIn } from './audit.ts'
 import { type Cluster, type Pod, type Service, startCluster } from './emulator.ts'
-import { LoadGenerator, loadGeneratorManifests, type LoadOptions, type LoadRecord, type LoadRun } from './load.ts'
+import { LoadGenerator, type LoadOptions, type LoadRecord, type LoadRun, loadGeneratorManifests } from './load.ts'
 import { imagesFor } from './support.ts'
 
 const run = promisify(execFile)
@@ -58,7 +59,11 @@ let orderLogs: PodLogs
 const reported: Figures[] = []
 
 beforeAll(async () => {
-  cluster = await startCluster({ manifests, images: await imagesFor(lab, manifests), endpointSyncDelayMs: ENDPOINT_SYNC_DELAY_MS })
+  cluster = await startCluster({
+    manifests,
+    images: await imagesFor(lab, manifests),
+    endpointSyncDelayMs: ENDPOINT_SYNC_DELAY_MS,
+  })
   payment = cluster.service('payment', 'snackbar')
   load = new LoadGenerator(cluster, cluster.pods({ deployment: 'loadgen' })[0]!)
   paymentLogs = new PodLogs(cluster, 'payment')
@@ -119,7 +124,10 @@ async function report(all: Figures[]): Promise<void> {
   for (const f of all) for (const note of f.notes) console.log(`  ${f.scenario}: ${note}`)
   const dir = path.join(repoRoot, 'artifacts')
   await mkdir(dir, { recursive: true })
-  await writeFile(path.join(dir, 'reliability.json'), `${JSON.stringify({ runId, at: new Date().toISOString(), load: LOAD, scenarios: all }, null, 2)}\n`)
+  await writeFile(
+    path.join(dir, 'reliability.json'),
+    `${JSON.stringify({ runId, at: new Date().toISOString(), load: LOAD, scenarios: all }, null, 2)}\n`,
+  )
 }
 
 // ---- helpers ----------------------------------------------------------------------------------------------------
@@ -147,7 +155,9 @@ async function underLoad(scenario: string, during: () => Promise<void>): Promise
 async function rolloutWithBursts(deployment: string): Promise<Pod[]> {
   const rollout = cluster.rolloutRestart(deployment, 'snackbar')
   let done = false
-  const finished = rollout.finally(() => { done = true })
+  const finished = rollout.finally(() => {
+    done = true
+  })
   const seen = new Set<string>()
   while (!done) {
     for (const pod of cluster.pods({ deployment }).filter((p) => p.terminating && !seen.has(p.name))) {
@@ -204,20 +214,31 @@ async function account(scenario: string, records: LoadRecord[]): Promise<Account
   }
   const byRequest = group((c) => c.reqId)
   const byOrder = group((c) => c.orderId)
-  const duplicated = [...byRequest, ...byOrder].filter(([, list]) => list.length > 1).map(([key, list]) => ({ key, charges: list }))
+  const duplicated = [...byRequest, ...byOrder]
+    .filter(([, list]) => list.length > 1)
+    .map(([key, list]) => ({ key, charges: list }))
   const orderRecords = records.filter((r) => r.kind === 'order')
   const gets = records.filter((r) => r.kind === 'payment')
-  const unmatched = orderRecords.filter((r) => r.status === 201).map((order) => ({ order, charges: byRequest.get(order.id) ?? [] }))
-    .filter(({ order, charges: list }) => list.length !== 1 || list[0]!.paymentId !== order.paymentId
-      || list[0]!.pod !== order.paymentPod || list[0]!.orderId !== order.orderId)
+  const unmatched = orderRecords
+    .filter((r) => r.status === 201)
+    .map((order) => ({ order, charges: byRequest.get(order.id) ?? [] }))
+    .filter(
+      ({ order, charges: list }) =>
+        list.length !== 1 ||
+        list[0]!.paymentId !== order.paymentId ||
+        list[0]!.pod !== order.paymentPod ||
+        list[0]!.orderId !== order.orderId,
+    )
   const failures = records.filter(failed)
   const byCode: Record<string, number> = {}
-  for (const r of failures) byCode[`${r.status} ${r.code ?? ''}`.trim()] = (byCode[`${r.status} ${r.code ?? ''}`.trim()] ?? 0) + 1
+  for (const r of failures)
+    byCode[`${r.status} ${r.code ?? ''}`.trim()] = (byCode[`${r.status} ${r.code ?? ''}`.trim()] ?? 0) + 1
   const known = new Set(records.map((r) => r.id))
   const notes: string[] = []
   const strays = mine.filter((c) => !known.has(c.reqId))
   if (strays.length > 0) notes.push(`${strays.length} charges for request ids the client never got an outcome for`)
-  const drained = (logs: typeof payments) => [...answeredWhileDraining(logs, prefix).values()].reduce((sum, ids) => sum + ids.length, 0)
+  const drained = (logs: typeof payments) =>
+    [...answeredWhileDraining(logs, prefix).values()].reduce((sum, ids) => sum + ids.length, 0)
   const { checked, missing } = await confirmInLedgers(mine)
   const figures: Figures = {
     scenario,
@@ -254,15 +275,19 @@ async function confirmInLedgers(charges: PaymentEntry[]): Promise<{ checked: num
   const running = cluster.pods({ deployment: 'payment' }).filter((p) => !p.exited && !p.terminating)
   const missing: PaymentEntry[] = []
   let checked = 0
-  await Promise.all(running.map(async (pod) => {
-    // One at a time per pod: a 50m pod answers a few hundred of these in a few seconds.
-    for (const charge of charges.filter((c) => c.pod === pod.name)) {
-      const response = await fetch(cluster.url(pod, `/payments/${charge.paymentId}`), { headers: { accept: 'application/json' } })
-      const body = (await response.json()) as { orderId?: string }
-      checked++
-      if (response.status !== 200 || body.orderId !== charge.orderId) missing.push(charge)
-    }
-  }))
+  await Promise.all(
+    running.map(async (pod) => {
+      // One at a time per pod: a 50m pod answers a few hundred of these in a few seconds.
+      for (const charge of charges.filter((c) => c.pod === pod.name)) {
+        const response = await fetch(cluster.url(pod, `/payments/${charge.paymentId}`), {
+          headers: { accept: 'application/json' },
+        })
+        const body = (await response.json()) as { orderId?: string }
+        checked++
+        if (response.status !== 200 || body.orderId !== charge.orderId) missing.push(charge)
+      }
+    }),
+  )
   return { checked, missing }
 }
 
@@ -276,12 +301,22 @@ async function sockets(pod: Pod): Promise<{ local: string; remote: string; state
     pids.set(pod.name, pid)
   }
   const table = await readFile(`/proc/${pid}/net/tcp`, 'utf8')
-  return table.split('\n').slice(1).map((line) => line.trim().split(/\s+/)).filter((f) => f.length > 3)
+  return table
+    .split('\n')
+    .slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .filter((f) => f.length > 3)
     .map((f) => ({ local: f[1]!, remote: f[2]!, state: f[3]! }))
 }
 
 /** An IPv4 address as /proc/net/tcp writes it: its 32 bits in host (little-endian) order, in hex. */
-const procAddress = (ip: string) => ip.split('.').reverse().map((o) => Number(o).toString(16).padStart(2, '0')).join('').toUpperCase()
+const procAddress = (ip: string) =>
+  ip
+    .split('.')
+    .reverse()
+    .map((o) => Number(o).toString(16).padStart(2, '0'))
+    .join('')
+    .toUpperCase()
 
 /**
  * Connections from order pods to a pod's port 8080, counted on that pod's side: in order's own namespace they show
@@ -292,17 +327,23 @@ async function connectionsFromOrder(to: Pod): Promise<{ established: number; clo
   const local = `${procAddress(to.ip)}:1F90`
   const orderIps = new Set(cluster.pods({ deployment: 'order' }).map((p) => procAddress(p.ip)))
   const fromOrder = (await sockets(to)).filter((s) => s.local === local && orderIps.has(s.remote.split(':')[0]!))
-  return { established: fromOrder.filter((s) => s.state === '01').length, closeWait: fromOrder.filter((s) => s.state === '08').length }
+  return {
+    established: fromOrder.filter((s) => s.state === '01').length,
+    closeWait: fromOrder.filter((s) => s.state === '08').length,
+  }
 }
 
 const livePayments = () => cluster.pods({ deployment: 'payment' }).filter((p) => !p.exited && !p.terminating)
 const names = (pods: Pod[]) => pods.map((p) => p.name).sort()
-const show = (records: LoadRecord[]) => records.slice(0, 10).map((r) => `${r.id} ${r.status} ${r.code ?? ''} ${r.message ?? ''}`.trim())
+const show = (records: LoadRecord[]) =>
+  records.slice(0, 10).map((r) => `${r.id} ${r.status} ${r.code ?? ''} ${r.message ?? ''}`.trim())
 
 // ---- the scenarios ----------------------------------------------------------------------------------------------
 
 describe('under constant load through order', () => {
-  test('when every payment pod is replaced one by one as a rolling update does, then no request fails and every order is charged exactly once', { timeout: SCENARIO_TIMEOUT }, async () => {
+  test('when every payment pod is replaced one by one as a rolling update does, then no request fails and every order is charged exactly once', {
+    timeout: SCENARIO_TIMEOUT,
+  }, async () => {
     const before = livePayments()
     let after: Pod[] = []
     const result = await underLoad('payment-rollout', async () => {
@@ -324,7 +365,9 @@ describe('under constant load through order', () => {
     expect(names(livePayments())).toEqual(names(after))
   })
 
-  test('when every order pod is replaced one by one, then the clients calling order through its Service see no failure and every order is charged exactly once', { timeout: SCENARIO_TIMEOUT }, async () => {
+  test('when every order pod is replaced one by one, then the clients calling order through its Service see no failure and every order is charged exactly once', {
+    timeout: SCENARIO_TIMEOUT,
+  }, async () => {
     const before = cluster.pods({ deployment: 'order' })
     let after: Pod[] = []
     const result = await underLoad('order-rollout', async () => {
@@ -341,7 +384,9 @@ describe('under constant load through order', () => {
     expect(names(after).some((name) => names(before).includes(name))).toBe(false)
   })
 
-  test('when a payment pod is killed with SIGKILL, then GETs are retried on a new connection and succeed, and each order is paid once or fails with a clear 502/503, never charged twice', { timeout: SCENARIO_TIMEOUT }, async () => {
+  test('when a payment pod is killed with SIGKILL, then GETs are retried on a new connection and succeed, and each order is paid once or fails with a clear 502/503, never charged twice', {
+    timeout: SCENARIO_TIMEOUT,
+  }, async () => {
     const [victim] = livePayments() as [Pod, Pod]
     let retriedAfterKill: string[] = []
     const burst: LoadRecord[] = []
@@ -350,7 +395,7 @@ describe('under constant load through order', () => {
         await cluster.signal(victim, 'SIGKILL')
         // The load alone may send only a few calls in the seconds until the endpoints drop the dead pod; a burst
         // makes sure calls meet it.
-        burst.push(...await load.burst(BURST))
+        burst.push(...(await load.burst(BURST)))
         // The kubelet sees the dead container and the endpoints drop it; until then the rules still pick it.
         await cluster.waitForEndpoints(payment, (pods) => !pods.some((p) => p.name === victim.name), 60_000)
       })
@@ -358,8 +403,10 @@ describe('under constant load through order', () => {
       // The killed pod's container is still there (exited): its log holds every charge it made before the kill.
       const accounting = await account('sigkill', records)
       retriedAfterKill = [...new Set(records.filter(retried).flatMap((r) => r.retriedAfter ?? []))]
-      accounting.figures.notes.push(`${burst.length} of the GETs were a burst right after the kill; `
-        + `${records.filter(retried).length} calls met the dead pod and were retried after: ${retriedAfterKill.join(', ') || 'nothing'}`)
+      accounting.figures.notes.push(
+        `${burst.length} of the GETs were a burst right after the kill; ` +
+          `${records.filter(retried).length} calls met the dead pod and were retried after: ${retriedAfterKill.join(', ') || 'nothing'}`,
+      )
 
       // Calls did meet the dead pod, so what follows is about them.
       expect(burst.filter((r) => r.retriedAfter?.includes('ECONNREFUSED')).length).toBeGreaterThan(0)
@@ -383,7 +430,9 @@ describe('under constant load through order', () => {
     }
   })
 
-  test('when a payment pod stops answering (frozen, not dead), then order answers 504 on its own timeout, the stuck connections do not pile up, and the other pod keeps serving', { timeout: SCENARIO_TIMEOUT }, async () => {
+  test('when a payment pod stops answering (frozen, not dead), then order answers 504 on its own timeout, the stuck connections do not pile up, and the other pod keeps serving', {
+    timeout: SCENARIO_TIMEOUT,
+  }, async () => {
     const [frozen, other] = livePayments() as [Pod, Pod]
     const samples: { established: number; closeWait: number }[] = []
     let baseline = 0
@@ -406,7 +455,10 @@ describe('under constant load through order', () => {
           await cluster.waitForEndpoints(payment, (pods) => !pods.some((p) => p.name === frozen.name), 60_000)
           // Connections stuck on the frozen pod end with order's timeout, idle pooled ones with its keep-alive
           // timeout: none is left, while the load goes on.
-          await until(async () => (await connectionsFromOrder(frozen)).established === 0, 'connections from order to the frozen pod closed')
+          await until(
+            async () => (await connectionsFromOrder(frozen)).established === 0,
+            'connections from order to the frozen pod closed',
+          )
         } finally {
           sampling = false
           await sampler
@@ -421,8 +473,10 @@ describe('under constant load through order', () => {
     await sleep(1_000)
     const accounting = await account('freeze', result!.records)
     const most = Math.max(0, ...samples.map((c) => c.established))
-    accounting.figures.notes.push(`connections from order to the frozen pod: ${baseline} ESTABLISHED before, at most ${most} while frozen, `
-      + `0 at the end (${Math.max(0, ...samples.map((c) => c.closeWait))} closed by order, left in CLOSE_WAIT by the frozen process)`)
+    accounting.figures.notes.push(
+      `connections from order to the frozen pod: ${baseline} ESTABLISHED before, at most ${most} while frozen, ` +
+        `0 at the end (${Math.max(0, ...samples.map((c) => c.closeWait))} closed by order, left in CLOSE_WAIT by the frozen process)`,
+    )
 
     const failures = accounting.failures
     // Only order's own timeout, within the client's far longer one: 504 UPSTREAM_TIMEOUT, never a hang or another error.

@@ -1,5 +1,5 @@
 // Setup shared by the cluster test files: the images a set of manifests asks for, built from our Dockerfiles.
-import { ImageLab, type Service as ImageService } from '../images/support.ts'
+import type { ImageLab, Service as ImageService } from '../images/support.ts'
 import type { Manifests } from '../k8s/manifests.ts'
 
 /**
@@ -8,8 +8,12 @@ import type { Manifests } from '../k8s/manifests.ts'
  */
 export async function imagesFor(lab: ImageLab, manifests: Manifests[]): Promise<Record<string, string>> {
   const wanted = [...new Set(manifests.flatMap((m) => m.deployments.map((d) => d.container.image)))]
-  return Object.fromEntries(await Promise.all(wanted.map(async (image) => {
-    const service = image.split('/').pop()!.split(':')[0] as ImageService
-    return [image, await lab.image(service)] as const
-  })))
+  return Object.fromEntries(
+    await Promise.all(
+      wanted.map(async (image) => {
+        const service = image.split('/').pop()!.split(':')[0] as ImageService
+        return [image, await lab.image(service)] as const
+      }),
+    ),
+  )
 }

@@ -46,9 +46,25 @@ async function getJson<T>(url: string, init?: RequestInit): Promise<{ status: nu
   return { status: response.status, body: (await response.json()) as T }
 }
 
-interface Identity { service: string; pod: string; ip: string; namespace: string; node: string }
-interface CallReport { via: string; url: string; address: string; answeredBy: Identity }
-interface SpreadReport { answered: number; failed: number; retried: number; pods: { pod: string; ip: string; count: number }[] }
+interface Identity {
+  service: string
+  pod: string
+  ip: string
+  namespace: string
+  node: string
+}
+interface CallReport {
+  via: string
+  url: string
+  address: string
+  answeredBy: Identity
+}
+interface SpreadReport {
+  answered: number
+  failed: number
+  retried: number
+  pods: { pod: string; ip: string; count: number }[]
+}
 
 /** The alphabet of pod-template hashes and pod name suffixes. */
 const SAFE = '[bcdfghjklmnpqrstvwxz2456789]'
@@ -57,38 +73,42 @@ const identityLine = (service: string, namespace: string) =>
   new RegExp(`^${service} \\S+ pod=(${service}-${SAFE}+-${SAFE}{5}) ip=(\\S+) namespace=${namespace} node=(\\S+)\\n$`)
 
 describe('the emulated cluster, from k8s/', () => {
-  test('when the manifests are applied, then each Deployment runs its replicas as pods named like a ReplicaSet\'s, capped at the manifest\'s limits and knowing their name, IP and node', async () => {
+  test("when the manifests are applied, then each Deployment runs its replicas as pods named like a ReplicaSet's, capped at the manifest's limits and knowing their name, IP and node", async () => {
     for (const deployment of manifests.flatMap((m) => m.deployments)) {
       const pods = cluster.pods({ deployment: deployment.name, namespace: deployment.namespace })
       expect(pods).toHaveLength(deployment.replicas)
       for (const pod of pods) {
         expect(pod.name).toMatch(new RegExp(`^${deployment.name}-${SAFE}{6,10}-${SAFE}{5}$`))
         const [inspected] = JSON.parse((await run('docker', ['inspect', pod.container.getId()])).stdout) as {
-          HostConfig: { Memory: number; NanoCpus: number; ReadonlyRootfs: boolean }; Config: { User: string }
+          HostConfig: { Memory: number; NanoCpus: number; ReadonlyRootfs: boolean }
+          Config: { User: string }
         }[]
         expect(inspected!.HostConfig).toMatchObject({ Memory: 64 * 2 ** 20, NanoCpus: 0.05e9, ReadonlyRootfs: true })
         expect(inspected!.Config.User).toBe('1000:1000')
-        expect(await sh(pod, 'echo "$(hostname) $POD_NAME $POD_IP $POD_NAMESPACE $NODE_NAME"'))
-          .toBe(`${pod.name} ${pod.name} ${pod.ip} ${deployment.namespace} ${pod.node}\n`)
+        expect(await sh(pod, 'echo "$(hostname) $POD_NAME $POD_IP $POD_NAMESPACE $NODE_NAME"')).toBe(
+          `${pod.name} ${pod.name} ${pod.ip} ${deployment.namespace} ${pod.node}\n`,
+        )
       }
     }
   })
 })
 
 describe('inside an order pod (kubectl exec), the walkthrough', () => {
-  test('when `env | grep PAYMENT` runs, then it shows the payment Service\'s ClusterIP and port in every form Kubernetes injects', async () => {
+  test("when `env | grep PAYMENT` runs, then it shows the payment Service's ClusterIP and port in every form Kubernetes injects", async () => {
     const vip = payment.clusterIP
     const lines = (await sh(order, 'env | grep PAYMENT')).trim().split('\n').sort()
-    expect(lines).toEqual([
-      `PAYMENT_PORT=tcp://${vip}:80`,
-      `PAYMENT_PORT_80_TCP=tcp://${vip}:80`,
-      `PAYMENT_PORT_80_TCP_ADDR=${vip}`,
-      'PAYMENT_PORT_80_TCP_PORT=80',
-      'PAYMENT_PORT_80_TCP_PROTO=tcp',
-      `PAYMENT_SERVICE_HOST=${vip}`,
-      'PAYMENT_SERVICE_PORT=80',
-      'PAYMENT_SERVICE_PORT_HTTP=80',
-    ].sort())
+    expect(lines).toEqual(
+      [
+        `PAYMENT_PORT=tcp://${vip}:80`,
+        `PAYMENT_PORT_80_TCP=tcp://${vip}:80`,
+        `PAYMENT_PORT_80_TCP_ADDR=${vip}`,
+        'PAYMENT_PORT_80_TCP_PORT=80',
+        'PAYMENT_PORT_80_TCP_PROTO=tcp',
+        `PAYMENT_SERVICE_HOST=${vip}`,
+        'PAYMENT_SERVICE_PORT=80',
+        'PAYMENT_SERVICE_PORT_HTTP=80',
+      ].sort(),
+    )
   })
 
   test('when `curl -s $PAYMENT_SERVICE_HOST:$PAYMENT_SERVICE_PORT` runs, then a payment pod answers with its name, IP, namespace and node', async () => {
@@ -112,13 +132,15 @@ describe('inside an order pod (kubectl exec), the walkthrough', () => {
     'when `curl -s %s` runs, then the name resolves to the ClusterIP and a payment pod answers',
     async (target) => {
       const host = target.split(':')[0]!
-      expect(await sh(order, `getent hosts ${host}`)).toMatch(new RegExp(`^${payment.clusterIP.replaceAll('.', '\\.')}\\s`))
+      expect(await sh(order, `getent hosts ${host}`)).toMatch(
+        new RegExp(`^${payment.clusterIP.replaceAll('.', '\\.')}\\s`),
+      )
       const [, pod] = identityLine('payment', 'snackbar').exec(await sh(order, `curl -s ${target}`)) ?? []
       expect(names(payments)).toContain(pod)
     },
   )
 
-  test('when `cat /etc/resolv.conf` runs, then it shows the pod\'s search path and ndots:5', async () => {
+  test("when `cat /etc/resolv.conf` runs, then it shows the pod's search path and ndots:5", async () => {
     const resolvConf = await sh(order, 'cat /etc/resolv.conf')
     expect(resolvConf).toMatch(/^search snackbar\.svc\.cluster\.local svc\.cluster\.local cluster\.local$/m)
     expect(resolvConf).toMatch(/^options ndots:5$/m)
@@ -134,31 +156,39 @@ describe('inside an order pod (kubectl exec), the walkthrough', () => {
   })
 })
 
-describe('through order\'s own endpoints, from outside the pods', () => {
-  test.each(['env', 'name', 'ns', 'fqdn'])('when GET /payment?via=%s, then a payment pod answers through the ClusterIP', async (via) => {
-    const { status, body } = await getJson<CallReport>(cluster.url(order, `/payment?via=${via}`))
-    expect(status).toBe(200)
-    expect(body.address).toBe(`${payment.clusterIP}:80`)
-    expect(body.answeredBy).toMatchObject({ service: 'payment', namespace: 'snackbar' })
-    expect(names(payments)).toContain(body.answeredBy.pod)
-  })
+describe("through order's own endpoints, from outside the pods", () => {
+  test.each(['env', 'name', 'ns', 'fqdn'])(
+    'when GET /payment?via=%s, then a payment pod answers through the ClusterIP',
+    async (via) => {
+      const { status, body } = await getJson<CallReport>(cluster.url(order, `/payment?via=${via}`))
+      expect(status).toBe(200)
+      expect(body.address).toBe(`${payment.clusterIP}:80`)
+      expect(body.answeredBy).toMatchObject({ service: 'payment', namespace: 'snackbar' })
+      expect(names(payments)).toContain(body.answeredBy.pod)
+    },
+  )
 
-  test('when GET /payment/spread?n=20, then the twenty new connections reach both payment pods', { timeout: SLOW }, async () => {
+  test('when GET /payment/spread?n=20, then the twenty new connections reach both payment pods', {
+    timeout: SLOW,
+  }, async () => {
     const { status, body } = await getJson<SpreadReport>(cluster.url(order, '/payment/spread?n=20'))
     expect(status).toBe(200)
     expect(body).toMatchObject({ answered: 20, failed: 0 })
     expect(body.pods.map((p) => p.pod).sort()).toEqual(names(payments))
   })
 
-  test.each(['ns', 'fqdn'])('when GET /delivery?via=%s, then delivery answers from fancy-snackbar through its ClusterIP', async (via) => {
-    const { status, body } = await getJson<CallReport>(cluster.url(order, `/delivery?via=${via}`))
-    expect(status).toBe(200)
-    expect(body.address).toBe(`${delivery.clusterIP}:80`)
-    expect(body.answeredBy).toMatchObject({ service: 'delivery', namespace: 'fancy-snackbar' })
-    expect(names(cluster.pods({ deployment: 'delivery' }))).toContain(body.answeredBy.pod)
-  })
+  test.each(['ns', 'fqdn'])(
+    'when GET /delivery?via=%s, then delivery answers from fancy-snackbar through its ClusterIP',
+    async (via) => {
+      const { status, body } = await getJson<CallReport>(cluster.url(order, `/delivery?via=${via}`))
+      expect(status).toBe(200)
+      expect(body.address).toBe(`${delivery.clusterIP}:80`)
+      expect(body.answeredBy).toMatchObject({ service: 'delivery', namespace: 'fancy-snackbar' })
+      expect(names(cluster.pods({ deployment: 'delivery' }))).toContain(body.answeredBy.pod)
+    },
+  )
 
-  test('when GET /discovery, then it shows the variables of the Services in order\'s namespace, the search path, and which names resolve', async () => {
+  test("when GET /discovery, then it shows the variables of the Services in order's namespace, the search path, and which names resolve", async () => {
     const { status, body } = await getJson<{
       serviceVariables: Record<string, string>
       resolvConf: { search: string[]; ndots: number }
@@ -174,8 +204,13 @@ describe('through order\'s own endpoints, from outside the pods', () => {
       PAYMENT_SERVICE_PORT: '80',
       PAYMENT_SERVICE_PORT_HTTP: '80',
     })
-    expect(body.resolvConf).toMatchObject({ search: ['snackbar.svc.cluster.local', 'svc.cluster.local', 'cluster.local'], ndots: 5 })
-    const resolved = Object.fromEntries(body.names.map(({ name, addresses, error }) => [name, error ?? addresses.join(',')]))
+    expect(body.resolvConf).toMatchObject({
+      search: ['snackbar.svc.cluster.local', 'svc.cluster.local', 'cluster.local'],
+      ndots: 5,
+    })
+    const resolved = Object.fromEntries(
+      body.names.map(({ name, addresses, error }) => [name, error ?? addresses.join(',')]),
+    )
     expect(resolved).toEqual({
       payment: payment.clusterIP,
       'payment.snackbar': payment.clusterIP,
@@ -187,10 +222,17 @@ describe('through order\'s own endpoints, from outside the pods', () => {
   })
 
   test('when POST /orders, then order charges payment through the Service and the paying pod has the payment', async () => {
-    const { status, body } = await getJson<{ orderId: string; amount: number; status: string; paymentPod: string; payment: { paymentId: string } }>(
-      cluster.url(order, '/orders'),
-      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ item: 'kimbap', quantity: 2 }) },
-    )
+    const { status, body } = await getJson<{
+      orderId: string
+      amount: number
+      status: string
+      paymentPod: string
+      payment: { paymentId: string }
+    }>(cluster.url(order, '/orders'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ item: 'kimbap', quantity: 2 }),
+    })
     expect(status).toBe(201)
     expect(body).toMatchObject({ status: 'paid', amount: 7000 })
     const payer = payments.find((p) => p.name === body.paymentPod)
@@ -201,7 +243,9 @@ describe('through order\'s own endpoints, from outside the pods', () => {
 })
 
 describe('endpoints follow readiness', () => {
-  test('when a payment pod stops being ready, then it leaves the endpoints and twenty new connections all reach the other pod', { timeout: SLOW }, async () => {
+  test('when a payment pod stops being ready, then it leaves the endpoints and twenty new connections all reach the other pod', {
+    timeout: SLOW,
+  }, async () => {
     const [leaving, staying] = payments as [Pod, Pod]
     // SIGTERM alone: the pod drains (readiness 503, still serving); only the readiness probe takes it out.
     await cluster.signal(leaving, 'SIGTERM')
@@ -211,7 +255,9 @@ describe('endpoints follow readiness', () => {
     expect(body).toMatchObject({ answered: 20, failed: 0, retried: 0, pods: [{ pod: staying.name, count: 20 }] })
   })
 
-  test('when that pod is replaced (new pod ready and in the endpoints, then the old one deleted), then new connections reach the survivor and the new pod', { timeout: SLOW }, async () => {
+  test('when that pod is replaced (new pod ready and in the endpoints, then the old one deleted), then new connections reach the survivor and the new pod', {
+    timeout: SLOW,
+  }, async () => {
     const [leaving, staying] = payments as [Pod, Pod]
     const { pod: fresh } = await cluster.replacePod(leaving)
     expect(fresh.name).toMatch(new RegExp(`^payment-${leaving.templateHash}-${SAFE}{5}$`))

@@ -1,6 +1,6 @@
 import type { StartedTestContainer } from 'testcontainers'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { baseUrl, ImageLab, inspect, REVISION, type Service, sh, SOURCE, VERSION } from './support.ts'
+import { baseUrl, ImageLab, inspect, REVISION, type Service, SOURCE, sh, VERSION } from './support.ts'
 
 const lab = new ImageLab()
 afterAll(() => lab.cleanUp())
@@ -31,7 +31,11 @@ describe.each<Service>(['payment', 'order'])('the %s image', (service) => {
   test('when started capped at 64 MiB and 0.05 cpu, then GET / names the container hostname as pod and the built version', async () => {
     const hostname = (await sh(pod, 'hostname')).trim()
     const line = await (await fetch(`${baseUrl(pod)}/`)).text()
-    expect(line).toMatch(new RegExp(`^${service} ${VERSION.replaceAll('.', '\\.')} pod=${hostname} ip=\\S+ namespace=unknown node=unknown\\n$`))
+    expect(line).toMatch(
+      new RegExp(
+        `^${service} ${VERSION.replaceAll('.', '\\.')} pod=${hostname} ip=\\S+ namespace=unknown node=unknown\\n$`,
+      ),
+    )
   })
 
   test('when asked inside the container, then the user is not root and curl reaches the service', async () => {

@@ -11,10 +11,14 @@ describe('order and two payment containers on one network, payment reachable by 
 
   beforeAll(async () => {
     network = await lab.network()
-    const payments = await Promise.all(['payment-a', 'payment-b'].map((hostname) =>
-      lab.pod('payment', { network, hostname, aliases: ['payment'] })))
+    const payments = await Promise.all(
+      ['payment-a', 'payment-b'].map((hostname) => lab.pod('payment', { network, hostname, aliases: ['payment'] })),
+    )
     // Docker has no virtual IP; this forwarder stands in for one, as Kubernetes injects a ClusterIP, not a name.
-    const vip = await lab.connectionSpreader(payments.map((pod) => `${pod.getIpAddress(network.getName())}:${PORT}`), { network })
+    const vip = await lab.connectionSpreader(
+      payments.map((pod) => `${pod.getIpAddress(network.getName())}:${PORT}`),
+      { network },
+    )
     order = await lab.pod('order', {
       network,
       env: {
@@ -36,15 +40,22 @@ describe('order and two payment containers on one network, payment reachable by 
   test('when order spreads 20 calls via the injected service address, then each new connection reaches the next pod', async () => {
     const response = await fetch(`${baseUrl(order)}/payment/spread?via=env&n=20&format=json`)
     expect(response.status).toBe(200)
-    const report = await response.json() as { answered: number; failed: number; pods: { pod: string; count: number }[] }
+    const report = (await response.json()) as {
+      answered: number
+      failed: number
+      pods: { pod: string; count: number }[]
+    }
     expect(report).toMatchObject({ answered: 20, failed: 0 })
-    expect(report.pods.map(({ pod, count }) => [pod, count])).toEqual([['payment-a', 10], ['payment-b', 10]])
+    expect(report.pods.map(({ pod, count }) => [pod, count])).toEqual([
+      ['payment-a', 10],
+      ['payment-b', 10],
+    ])
   })
 
   test('when order calls payment by its short name, then a payment container answers', async () => {
     const response = await fetch(`${baseUrl(order)}/payment?via=name&format=json`)
     expect(response.status).toBe(200)
-    const call = await response.json() as { url: string; answeredBy: { service: string; pod: string } }
+    const call = (await response.json()) as { url: string; answeredBy: { service: string; pod: string } }
     expect(call.url).toBe(`http://payment:${PORT}/`)
     expect(call.answeredBy.service).toBe('payment')
     expect(['payment-a', 'payment-b']).toContain(call.answeredBy.pod)

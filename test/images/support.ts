@@ -18,7 +18,10 @@ export const NODE_IMAGE = process.env.NODE_IMAGE ?? 'node:24-bookworm-slim'
 export const VERSION = `${packageJson.version}-imagetest`
 /** What a release build passes: where the sources live. Any URL does for the test. */
 export const SOURCE = 'https://example.org/snackbar.git'
-export const REVISION = await run('git', ['rev-parse', 'HEAD'], { cwd: repoRoot }).then(({ stdout }) => stdout.trim(), () => 'unknown')
+export const REVISION = await run('git', ['rev-parse', 'HEAD'], { cwd: repoRoot }).then(
+  ({ stdout }) => stdout.trim(),
+  () => 'unknown',
+)
 // Startup under a 0.05 cpu limit takes several seconds (see docs); the bound only catches a hang.
 const READY_TIMEOUT_MS = 120_000
 
@@ -36,7 +39,10 @@ class PodContainer extends GenericContainer {
   /** withExposedPorts publishes on 0.0.0.0; these tests publish on 127.0.0.1 only. */
   withLoopbackPort(port: number): this {
     this.withExposedPorts(port)
-    this.hostConfig.PortBindings = { ...this.hostConfig.PortBindings, [`${port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '0' }] }
+    this.hostConfig.PortBindings = {
+      ...this.hostConfig.PortBindings,
+      [`${port}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: '0' }],
+    }
     return this
   }
 }
@@ -114,7 +120,10 @@ export class ImageLab {
     return this.#start(container, options)
   }
 
-  async #start(container: PodContainer, { network, aliases = [], hostname }: PodOptions): Promise<StartedTestContainer> {
+  async #start(
+    container: PodContainer,
+    { network, aliases = [], hostname }: PodOptions,
+  ): Promise<StartedTestContainer> {
     if (network) container.withNetwork(network).withNetworkAliases(...aliases)
     if (hostname) container.withHostname(hostname)
     const started = await container.start()
@@ -145,7 +154,14 @@ export async function sh(container: StartedTestContainer, command: string): Prom
 }
 
 export async function inspect(id: string): Promise<{
-  Config: { User: string; Entrypoint: string[]; ExposedPorts: Record<string, object>; Labels: Record<string, string>; Volumes: Record<string, object> | null; Env: string[] }
+  Config: {
+    User: string
+    Entrypoint: string[]
+    ExposedPorts: Record<string, object>
+    Labels: Record<string, string>
+    Volumes: Record<string, object> | null
+    Env: string[]
+  }
   State: { Running: boolean; ExitCode: number; OOMKilled: boolean }
 }> {
   return JSON.parse(await docker('inspect', id))[0]

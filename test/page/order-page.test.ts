@@ -27,7 +27,10 @@ describe('the order page in a real browser', () => {
     page.on('pageerror', (error) => consoleErrors.push(String(error)))
     page.on('console', (message) => {
       // A 502 from a failing way is the page working; a blocked resource or a script error is not.
-      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource: the server responded with a status of')) {
+      if (
+        message.type() === 'error' &&
+        !message.text().startsWith('Failed to load resource: the server responded with a status of')
+      ) {
         consoleErrors.push(message.text())
       }
     })
@@ -47,7 +50,9 @@ describe('the order page in a real browser', () => {
 
   it('when a name does not resolve, then its panel explains the failure while the other panels stay live', async () => {
     await expect.poll(() => panel('fqdn').locator('.problem').first().textContent(), SOON).toContain('DNS_FAILED')
-    await expect(panel('fqdn').locator('.problem').first().textContent()).resolves.toContain('No DNS answer for this name')
+    await expect(panel('fqdn').locator('.problem').first().textContent()).resolves.toContain(
+      'No DNS answer for this name',
+    )
     await expect(panel('fqdn').locator('.status').textContent()).resolves.toBe('failing: DNS_FAILED')
     await expect.poll(async () => (await podsIn('name')).sort(), SOON).toEqual(['payment-test-a', 'payment-test-b'])
     await expect.poll(async () => (await podsIn('env')).length, SOON).toBe(2)
@@ -55,9 +60,15 @@ describe('the order page in a real browser', () => {
 
   it('when the page has loaded, then the other-namespace call and discovery show what order sees', async () => {
     await expect.poll(() => page.locator('#delivery-out').textContent(), SOON).toContain('DNS_FAILED')
-    await expect.poll(() => page.locator('#delivery-out .meta').textContent(), SOON).toContain('delivery.fancy-snackbar')
-    await expect.poll(() => page.locator('#discovery-out pre').first().textContent(), SOON).toMatch(/^PAYMENT_SERVICE_HOST=127\.0\.0\.1$/m)
-    await expect(page.locator('#discovery-out table').textContent()).resolves.toContain(`localhost.${OFFLINE_NAMESPACE}.svc.${OFFLINE_DOMAIN}`)
+    await expect
+      .poll(() => page.locator('#delivery-out .meta').textContent(), SOON)
+      .toContain('delivery.fancy-snackbar')
+    await expect
+      .poll(() => page.locator('#discovery-out pre').first().textContent(), SOON)
+      .toMatch(/^PAYMENT_SERVICE_HOST=127\.0\.0\.1$/m)
+    await expect(page.locator('#discovery-out table').textContent()).resolves.toContain(
+      `localhost.${OFFLINE_NAMESPACE}.svc.${OFFLINE_DOMAIN}`,
+    )
   })
 
   it('when the page is drawn, then it is saved as artifacts/page.png (light) and page-dark.png (dark)', async () => {
@@ -72,7 +83,7 @@ describe('the order page in a real browser', () => {
   async function tabTo(selector: string): Promise<void> {
     for (let presses = 0; presses < 15; presses++) {
       await page.keyboard.press('Tab')
-      if (await page.locator(`${selector}:focus`).count() === 1) return
+      if ((await page.locator(`${selector}:focus`).count()) === 1) return
     }
     throw new Error(`Tab never reached ${selector}`)
   }
@@ -81,9 +92,13 @@ describe('the order page in a real browser', () => {
     await tabTo('input[name="connection"][value="new"]')
     await page.keyboard.press('ArrowRight')
     await expect(page.getByLabel('one kept alive, reused').isChecked()).resolves.toBe(true)
-    await expect.poll(() => panel('env').locator('.meta').first().textContent(), SOON).toContain('one reused connection')
+    await expect
+      .poll(() => panel('env').locator('.meta').first().textContent(), SOON)
+      .toContain('one reused connection')
     expect(await podsIn('env')).toHaveLength(1)
-    await expect(panel('env').locator('.note').textContent()).resolves.toContain('a Service balances connections, not requests')
+    await expect(panel('env').locator('.note').textContent()).resolves.toContain(
+      'a Service balances connections, not requests',
+    )
     await expect(panel('env').locator('.status').textContent()).resolves.toMatch(/^1 pod answers: payment-test-[ab]$/)
 
     await page.keyboard.press('ArrowLeft')
@@ -111,7 +126,7 @@ describe('the order page in a real browser', () => {
     }
   })
 
-  it('when an order is placed, then the page names the payment pod that took it, and that pod\'s own page lists the payment', async () => {
+  it("when an order is placed, then the page names the payment pod that took it, and that pod's own page lists the payment", async () => {
     await page.getByLabel('Snack').selectOption('tteokbokki')
     await page.getByLabel('Quantity').fill('2')
     await page.getByRole('button', { name: 'Place order' }).click()
@@ -119,9 +134,11 @@ describe('the order page in a real browser', () => {
     await paidBy.waitFor({ timeout: 10_000 })
     const pod = await paidBy.getAttribute('data-payment-pod')
     expect(['payment-test-a', 'payment-test-b']).toContain(pod)
-    await expect(page.locator('#orders li').first().textContent()).resolves.toContain(`2 × tteokbokki, 9,000 KRW: ${pod}`)
+    await expect(page.locator('#orders li').first().textContent()).resolves.toContain(
+      `2 × tteokbokki, 9,000 KRW: ${pod}`,
+    )
 
-    const paymentId = /pay_[0-9a-f-]+/.exec(await page.locator('#order-out .meta').textContent() ?? '')?.[0]
+    const paymentId = /pay_[0-9a-f-]+/.exec((await page.locator('#order-out .meta').textContent()) ?? '')?.[0]
     const taker = pod === 'payment-test-a' ? 0 : 1
     expect((await stack.payments[taker]!.inject({ url: `/payments/${paymentId}` })).statusCode).toBe(200)
 
@@ -141,15 +158,21 @@ describe('the order page in a real browser', () => {
   it('when a payment pod stops, then the page explains the broken calls, and once the Service drops it, one pod answers', async () => {
     await stack.payments[1]!.close()
     // The Service still sends new connections to the stopped pod until its next readiness probe.
-    await expect.poll(() => panel('env').locator('.problem').allTextContents(), SOON)
+    await expect
+      .poll(() => panel('env').locator('.problem').allTextContents(), SOON)
       .toContainEqual(expect.stringMatching(/pod went away/))
     await page.locator('#live').screenshot({ path: new URL('page-failure.png', ARTIFACTS).pathname })
 
     await stack.service.probe()
-    await expect.poll(async () => ({
-      pods: await podsIn('env'),
-      problems: await panel('env').locator('.problem').count(),
-    }), SOON).toEqual({ pods: ['payment-test-a'], problems: 0 })
+    await expect
+      .poll(
+        async () => ({
+          pods: await podsIn('env'),
+          problems: await panel('env').locator('.problem').count(),
+        }),
+        SOON,
+      )
+      .toEqual({ pods: ['payment-test-a'], problems: 0 })
     await expect(panel('env').locator('.status').textContent()).resolves.toBe('1 pod answers: payment-test-a')
   })
 

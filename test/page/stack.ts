@@ -10,8 +10,14 @@ import { OFFLINE_DOMAIN, OFFLINE_NAMESPACE } from '../support/services.ts'
 
 const LOOPBACK = '127.0.0.1'
 
-const identity = (service: string, pod: string): Identity =>
-  ({ service, version: 'test', pod, ip: LOOPBACK, namespace: OFFLINE_NAMESPACE, node: 'test-node' })
+const identity = (service: string, pod: string): Identity => ({
+  service,
+  version: 'test',
+  pod,
+  ip: LOOPBACK,
+  namespace: OFFLINE_NAMESPACE,
+  node: 'test-node',
+})
 
 function urlOf(app: FastifyInstance): string {
   const { port } = app.server.address() as AddressInfo
@@ -33,13 +39,18 @@ export interface Stack {
  * endpoints controller's lag would.
  */
 export async function startStack(): Promise<Stack> {
-  const payments = [buildPayment({ identity: identity('payment', 'payment-test-a'), logLevel: false }),
-    buildPayment({ identity: identity('payment', 'payment-test-b'), logLevel: false })]
+  const payments = [
+    buildPayment({ identity: identity('payment', 'payment-test-a'), logLevel: false }),
+    buildPayment({ identity: identity('payment', 'payment-test-b'), logLevel: false }),
+  ]
   await Promise.all(payments.map((app) => app.listen({ host: LOOPBACK, port: 0 })))
   const paymentUrls = payments.map(urlOf)
-  const service = new LocalService(payments.map((app) => ({ host: LOOPBACK, port: (app.server.address() as AddressInfo).port })), {
-    probeIntervalMs: 60_000,
-  })
+  const service = new LocalService(
+    payments.map((app) => ({ host: LOOPBACK, port: (app.server.address() as AddressInfo).port })),
+    {
+      probeIntervalMs: 60_000,
+    },
+  )
   const vip = await service.listen(0, LOOPBACK)
   // The variables as Kubernetes injects them for the payment Service. There is no cluster DNS: the short name is
   // `localhost` (from /etc/hosts) on the Service's port, and the FQDN fails inside the resolver, as it should.
@@ -51,7 +62,12 @@ export async function startStack(): Promise<Stack> {
     CLUSTER_DOMAIN: OFFLINE_DOMAIN,
     UPSTREAM_TIMEOUT_MS: '1000',
   }
-  const order = buildOrder({ identity: identity('order', 'order-test'), config: readOrderConfig(env), env, logLevel: false })
+  const order = buildOrder({
+    identity: identity('order', 'order-test'),
+    config: readOrderConfig(env),
+    env,
+    logLevel: false,
+  })
   await order.listen({ host: LOOPBACK, port: 0 })
   return {
     order,
@@ -76,7 +92,14 @@ export function launchBrowser(): Promise<Browser> {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   })
 }

@@ -4,14 +4,28 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LocalService } from '../../scripts/local-service.ts'
 import { buildApp as buildPayment } from '../../services/payment/app.ts'
-import { Child, listeningPort, startService } from '../support/processes.ts'
+import { type Child, listeningPort, startService } from '../support/processes.ts'
 import { getJson, identity, Loopback } from '../support/services.ts'
-import { hasJsonMessage, loopbackOrderConfig, parseExposition, rawRequest, requestHead, sampleValue, startOrder, startPayment } from './support.ts'
+import {
+  hasJsonMessage,
+  loopbackOrderConfig,
+  parseExposition,
+  rawRequest,
+  requestHead,
+  sampleValue,
+  startOrder,
+  startPayment,
+} from './support.ts'
 
 const servers = new Loopback()
 afterAll(() => servers.close(), 20_000)
 
-const FAULT_ROUTES = [['POST', '/readyz/disable'], ['POST', '/readyz/enable'], ['GET', '/delay/10'], ['GET', '/status/500']] as const
+const FAULT_ROUTES = [
+  ['POST', '/readyz/disable'],
+  ['POST', '/readyz/enable'],
+  ['GET', '/delay/10'],
+  ['GET', '/status/500'],
+] as const
 
 /** Polls `condition` until it holds, for at most `boundMs`: the Service stand-in probes readiness on its own schedule. */
 async function eventually(condition: () => boolean | Promise<boolean>, what: string, boundMs = 10_000): Promise<void> {
@@ -26,35 +40,45 @@ describe('fault endpoints switched off (the default)', () => {
   let off: { payment: string; order: string }
 
   beforeAll(async () => {
-    const payment = await servers.listen(buildPayment({ identity: identity('payment', 'payment-plain'), logLevel: false }))
+    const payment = await servers.listen(
+      buildPayment({ identity: identity('payment', 'payment-plain'), logLevel: false }),
+    )
     const order = await startOrder(servers, loopbackOrderConfig(payment.port))
     off = { payment: payment.url, order: order.url }
   })
 
-  it.each(FAULT_ROUTES)('when FAULTS is not on, then %s %s answers 404 with a message on both services, and readiness is untouched', async (method, path) => {
-    for (const base of [off.payment, off.order]) {
-      const { status, body } = await getJson(`${base}${path}`, { method })
-      expect(status).toBe(404)
-      expect(body).toMatchObject({ code: 'NOT_FOUND', message: `no route ${method} ${path}` })
-      expect((await fetch(`${base}/readyz`)).status).toBe(200)
-    }
-  })
+  it.each(FAULT_ROUTES)(
+    'when FAULTS is not on, then %s %s answers 404 with a message on both services, and readiness is untouched',
+    async (method, path) => {
+      for (const base of [off.payment, off.order]) {
+        const { status, body } = await getJson(`${base}${path}`, { method })
+        expect(status).toBe(404)
+        expect(body).toMatchObject({ code: 'NOT_FOUND', message: `no route ${method} ${path}` })
+        expect((await fetch(`${base}/readyz`)).status).toBe(200)
+      }
+    },
+  )
 })
 
 describe('FAULTS in the environment of the real process', () => {
   const children: Child[] = []
-  afterAll(() => children.forEach((child) => child.kill()))
+  afterAll(() => {
+    for (const child of children) child.kill()
+  })
 
   it.each([
     ['FAULTS=on', { FAULTS: 'on' }, 418],
     ['FAULTS=off', { FAULTS: 'off' }, 404],
     ['no FAULTS', {}, 404],
-  ] as const)('when the payment process starts with %s, then GET /status/418 answers %i', async (_label, env, expected) => {
-    const child = startService('payment', { POD_NAME: 'payment-env', ...env })
-    children.push(child)
-    const port = await listeningPort(child)
-    expect((await fetch(`http://127.0.0.1:${port}/status/418`)).status).toBe(expected)
-  })
+  ] as const)(
+    'when the payment process starts with %s, then GET /status/418 answers %i',
+    async (_label, env, expected) => {
+      const child = startService('payment', { POD_NAME: 'payment-env', ...env })
+      children.push(child)
+      const port = await listeningPort(child)
+      expect((await fetch(`http://127.0.0.1:${port}/status/418`)).status).toBe(expected)
+    },
+  )
 
   it('when FAULTS has a value other than on or off, then the process refuses to start and names the variable', async () => {
     const child = startService('payment', { FAULTS: 'yes' })
@@ -73,14 +97,19 @@ describe('fault endpoints switched on', () => {
   beforeAll(async () => {
     a = await startPayment(servers, 'payment-a', true)
     b = await startPayment(servers, 'payment-b', true)
-    service = new LocalService([a, b].map(({ url }) => ({ host: '127.0.0.1', port: Number(new URL(url).port) })), { probeIntervalMs: 100 })
+    service = new LocalService(
+      [a, b].map(({ url }) => ({ host: '127.0.0.1', port: Number(new URL(url).port) })),
+      { probeIntervalMs: 100 },
+    )
     const { port } = await service.listen()
     servers.defer(() => service.close())
     order = (await startOrder(servers, loopbackOrderConfig(port))).url
   })
 
   const podsAnswering = async (n: number) => {
-    const { status, body } = await getJson<{ pods: { pod: string; count: number }[]; answered: number }>(`${order}/payment/spread?n=${n}&connection=new`)
+    const { status, body } = await getJson<{ pods: { pod: string; count: number }[]; answered: number }>(
+      `${order}/payment/spread?n=${n}&connection=new`,
+    )
     expect(status).toBe(200)
     expect(body.answered).toBe(n)
     return Object.fromEntries(body.pods.map(({ pod, count }) => [pod, count]))
@@ -93,14 +122,20 @@ describe('fault endpoints switched on', () => {
     const disabled = await fetch(`${a.url}/readyz/disable`, { method: 'POST' })
     expect(disabled.status).toBe(200)
     expect(await disabled.text()).toBe('readiness disabled: this pod leaves the Service endpoints\n')
-    expect(await getJson(`${a.url}/readyz`)).toEqual({ status: 503, body: { status: 'disabled by POST /readyz/disable' } })
+    expect(await getJson(`${a.url}/readyz`)).toEqual({
+      status: 503,
+      body: { status: 'disabled by POST /readyz/disable' },
+    })
     // Readiness only: the pod is alive, and a liveness probe would leave it running.
     expect((await fetch(`${a.url}/healthz`)).status).toBe(200)
 
     await eventually(() => !isReady(a.url), 'the Service drops payment-a from its endpoints')
     expect(await podsAnswering(20)).toEqual({ 'payment-b': 20 })
 
-    expect(await getJson(`${a.url}/readyz/enable`, { method: 'POST' })).toEqual({ status: 200, body: { status: 'readiness enabled' } })
+    expect(await getJson(`${a.url}/readyz/enable`, { method: 'POST' })).toEqual({
+      status: 200,
+      body: { status: 'readiness enabled' },
+    })
     expect((await fetch(`${a.url}/readyz`)).status).toBe(200)
     await eventually(() => isReady(a.url), 'the Service takes payment-a back')
     // 40 random picks between two pods all landing on one: 2^-39, not a flake worth guarding against.
@@ -121,26 +156,40 @@ describe('fault endpoints switched on', () => {
   })
 
   it('when GET /status/:code for any code from 200 to 599, then that code is the answer, as text or JSON', async () => {
-    await fc.assert(fc.asyncProperty(fc.integer({ min: 200, max: 599 }), fc.boolean(), async (code, json) => {
-      const response = await rawRequest(Number(new URL(b.url).port), requestHead('GET', `/status/${code}${json ? '?format=json' : ''}`))
-      if (response === 'closed') throw new Error(`no answer to /status/${code}`)
-      expect(response.status).toBe(code)
-      // 204 and 304 carry no body by definition; Node drops it.
-      if (code !== 204 && code !== 304) {
-        expect(json ? response.json : response.body).toEqual(json ? { status: `status ${code} on request` } : `status ${code} on request\n`)
-      }
-    }), { numRuns: 60 })
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 200, max: 599 }), fc.boolean(), async (code, json) => {
+        const response = await rawRequest(
+          Number(new URL(b.url).port),
+          requestHead('GET', `/status/${code}${json ? '?format=json' : ''}`),
+        )
+        if (response === 'closed') throw new Error(`no answer to /status/${code}`)
+        expect(response.status).toBe(code)
+        // 204 and 304 carry no body by definition; Node drops it.
+        if (code !== 204 && code !== 304) {
+          expect(json ? response.json : response.body).toEqual(
+            json ? { status: `status ${code} on request` } : `status ${code} on request\n`,
+          )
+        }
+      }),
+      { numRuns: 60 },
+    )
   })
 
-  it.each(['/status/199', '/status/600', '/status/abc', '/status/1e999', '/delay/-1', '/delay/30001', '/delay/1.5', '/delay/Infinity'])(
-    'when GET %s, then 400 with a message, never a 500 and never a wait',
-    async (path) => {
-      const response = await rawRequest(Number(new URL(a.url).port), requestHead('GET', path), '', { waitMs: 5_000 })
-      if (response === 'closed') throw new Error(`no answer to ${path}`)
-      expect(response.status).toBe(400)
-      expect(hasJsonMessage(response)).toBe(true)
-    },
-  )
+  it.each([
+    '/status/199',
+    '/status/600',
+    '/status/abc',
+    '/status/1e999',
+    '/delay/-1',
+    '/delay/30001',
+    '/delay/1.5',
+    '/delay/Infinity',
+  ])('when GET %s, then 400 with a message, never a 500 and never a wait', async (path) => {
+    const response = await rawRequest(Number(new URL(a.url).port), requestHead('GET', path), '', { waitMs: 5_000 })
+    if (response === 'closed') throw new Error(`no answer to ${path}`)
+    expect(response.status).toBe(400)
+    expect(hasJsonMessage(response)).toBe(true)
+  })
 })
 
 describe('order when payment is slow', () => {
@@ -179,7 +228,16 @@ describe('order when payment is slow', () => {
     expect(patient.body.answeredBy.pod).toBe('payment-behind-delay')
 
     const metrics = parseExposition(await (await fetch(`${impatient}/metrics`)).text())
-    expect(sampleValue(metrics, 'upstream_calls_total', { service: 'payment', via: 'env', outcome: 'UPSTREAM_TIMEOUT' })).toBe(1)
-    expect(sampleValue(metrics, 'upstream_calls_total', { service: 'payment', via: 'env', pod: 'payment-behind-delay', outcome: 'ok' })).toBe(1)
+    expect(
+      sampleValue(metrics, 'upstream_calls_total', { service: 'payment', via: 'env', outcome: 'UPSTREAM_TIMEOUT' }),
+    ).toBe(1)
+    expect(
+      sampleValue(metrics, 'upstream_calls_total', {
+        service: 'payment',
+        via: 'env',
+        pod: 'payment-behind-delay',
+        outcome: 'ok',
+      }),
+    ).toBe(1)
   })
 })

@@ -3,9 +3,9 @@
 import type { Server } from 'node:http'
 import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { readOrderConfig } from '../../services/order/config.ts'
 import { SERVER_TIMEOUTS } from '../../services/shared/app.ts'
 import { MAX_DELAY_MS } from '../../services/shared/faults.ts'
-import { readOrderConfig } from '../../services/order/config.ts'
 import { Loopback } from '../support/services.ts'
 import { loopbackOrderConfig, rawRequest, requestHead, startOrder, startPayment } from './support.ts'
 
@@ -51,7 +51,9 @@ function dribble(port: number, chunks: string[], everyMs: number, boundMs: numbe
       socket.destroy()
       reject(new Error(`the server still held the connection after ${boundMs} ms (${sent} chunks sent)`))
     }, boundMs)
-    socket.on('data', (chunk) => { received += chunk })
+    socket.on('data', (chunk) => {
+      received += chunk
+    })
     socket.on('error', () => {})
     socket.on('close', () => {
       clearInterval(writer)
@@ -65,11 +67,18 @@ function dribble(port: number, chunks: string[], everyMs: number, boundMs: numbe
 function expectTimedOut({ closedByServer, received }: Dribbled): void {
   expect(closedByServer).toBe(true)
   expect(received).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/)
-  expect(JSON.parse(received.slice(received.indexOf('\r\n\r\n') + 4))).toMatchObject({ statusCode: 408, message: expect.any(String) })
+  expect(JSON.parse(received.slice(received.indexOf('\r\n\r\n') + 4))).toMatchObject({
+    statusCode: 408,
+    message: expect.any(String),
+  })
 }
 
 // A header that never ends: each byte arrives long before any idle timer would fire, so only headersTimeout can stop it.
-const endlessHeaders = ['GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n', ...'X-Slowloris: '.split(''), ...'a'.repeat(500).split('')]
+const endlessHeaders = [
+  'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n',
+  ...'X-Slowloris: '.split(''),
+  ...'a'.repeat(500).split(''),
+]
 const endlessBody = (path: string) => [
   `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n{"orderId":"`,
   ...'a'.repeat(3_999).split(''),
@@ -77,7 +86,10 @@ const endlessBody = (path: string) => [
 
 describe.concurrent('slow clients', () => {
   // The tests that wait out the 10 s request timeout go first, so the short ones fill the slots beside them.
-  it.each([['payment', '/payments'], ['order', '/orders']] as const)(
+  it.each([
+    ['payment', '/payments'],
+    ['order', '/orders'],
+  ] as const)(
     'when a client on %s sends its headers at once and the body of %s a byte every 250 ms, then it is answered 408 and closed',
     async (service, path) => {
       expectTimedOut(await dribble(ports[service], endlessBody(path), 250, REQUEST_CUTOFF_BOUND_MS))
@@ -85,7 +97,9 @@ describe.concurrent('slow clients', () => {
   )
 
   it('when 20 slow clients hold connections, then a normal request is still answered, and every slow one is cut off', async () => {
-    const slow = Array.from({ length: 20 }, (_, i) => dribble(ports.payment, i % 2 ? endlessHeaders : endlessBody('/payments'), 250, REQUEST_CUTOFF_BOUND_MS))
+    const slow = Array.from({ length: 20 }, (_, i) =>
+      dribble(ports.payment, i % 2 ? endlessHeaders : endlessBody('/payments'), 250, REQUEST_CUTOFF_BOUND_MS),
+    )
     const response = await fetch(`http://127.0.0.1:${ports.payment}/healthz`)
     expect(response.status).toBe(200)
     for (const cut of await Promise.all(slow)) expectTimedOut(cut)
@@ -97,9 +111,12 @@ describe.concurrent('slow clients', () => {
     expect(response).toMatchObject({ status: 200, body: `answered after ${ms} ms\n` })
   })
 
-  it.each(['payment', 'order'] as const)('when a client on %s sends its headers a byte every 250 ms, then it is answered 408 and closed', async (service) => {
-    expectTimedOut(await dribble(ports[service], endlessHeaders, 250, HEADERS_CUTOFF_BOUND_MS))
-  })
+  it.each(['payment', 'order'] as const)(
+    'when a client on %s sends its headers a byte every 250 ms, then it is answered 408 and closed',
+    async (service) => {
+      expectTimedOut(await dribble(ports[service], endlessHeaders, 250, HEADERS_CUTOFF_BOUND_MS))
+    },
+  )
 
   it('when a client connects and sends nothing, then it is answered 408 and closed', async () => {
     expectTimedOut(await dribble(ports.payment, ['never sent'], 60_000, HEADERS_CUTOFF_BOUND_MS))
@@ -129,8 +146,12 @@ describe('the configured limits', () => {
 
   it('when our slowest deliberate answers are made (the longest /delay, order at its longest upstream timeout), then the idle timeout outlasts them', () => {
     const longestUpstreamTimeout = 30_000
-    expect(readOrderConfig({ UPSTREAM_TIMEOUT_MS: String(longestUpstreamTimeout) }).UPSTREAM_TIMEOUT_MS).toBe(longestUpstreamTimeout)
-    expect(() => readOrderConfig({ UPSTREAM_TIMEOUT_MS: String(longestUpstreamTimeout + 1) })).toThrow(/UPSTREAM_TIMEOUT_MS/)
+    expect(readOrderConfig({ UPSTREAM_TIMEOUT_MS: String(longestUpstreamTimeout) }).UPSTREAM_TIMEOUT_MS).toBe(
+      longestUpstreamTimeout,
+    )
+    expect(() => readOrderConfig({ UPSTREAM_TIMEOUT_MS: String(longestUpstreamTimeout + 1) })).toThrow(
+      /UPSTREAM_TIMEOUT_MS/,
+    )
     expect(SERVER_TIMEOUTS.idleMs).toBeGreaterThan(MAX_DELAY_MS)
     expect(SERVER_TIMEOUTS.idleMs).toBeGreaterThan(longestUpstreamTimeout)
     // Node requires it, and a slow header must be cut before a slow request is.

@@ -19,7 +19,12 @@ export interface RawResponse {
  * tests are about (odd request targets, bad header values, bodies that disagree with their headers).
  * Resolves with the answer, or `closed` when the server hung up without one.
  */
-export function rawRequest(port: number, head: string, body: Buffer | string = '', { waitMs = 15_000 } = {}): Promise<RawResponse | 'closed'> {
+export function rawRequest(
+  port: number,
+  head: string,
+  body: Buffer | string = '',
+  { waitMs = 15_000 } = {},
+): Promise<RawResponse | 'closed'> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1')
     const chunks: Buffer[] = []
@@ -54,11 +59,15 @@ export interface Probe {
 export function send(port: number, probe: Probe): Promise<RawResponse | 'closed'> {
   const framing: [string, string][] = probe.chunked
     ? [['transfer-encoding', 'chunked']]
-    : probe.body.length > 0 || probe.method === 'POST' ? [['content-length', String(probe.body.length)]] : []
+    : probe.body.length > 0 || probe.method === 'POST'
+      ? [['content-length', String(probe.body.length)]]
+      : []
   const body = probe.chunked
     ? Buffer.concat([Buffer.from(`${probe.body.length.toString(16)}\r\n`), probe.body, Buffer.from('\r\n0\r\n\r\n')])
     : probe.body
-  return rawRequest(port, requestHead(probe.method, probe.target, [...probe.headers, ...framing]), body, { waitMs: 10_000 })
+  return rawRequest(port, requestHead(probe.method, probe.target, [...probe.headers, ...framing]), body, {
+    waitMs: 10_000,
+  })
 }
 
 /** Percent-encodes the UTF-8 bytes of `text` (lone surrogates included, which encodeURIComponent throws on). */
@@ -74,8 +83,13 @@ export function percentEncode(text: string): string {
 /** The request line and headers of a raw request, ending in the blank line. */
 export function requestHead(method: string, target: string, headers: [string, string][] = []): string {
   // The caller's own Host, if it brings one, replaces ours: a duplicate would be turned away before any route runs.
-  const host: [string, string][] = headers.some(([name]) => name.toLowerCase() === 'host') ? [] : [['host', '127.0.0.1']]
-  const lines = [`${method} ${target} HTTP/1.1`, ...[...host, ['connection', 'close'], ...headers].map(([name, value]) => `${name}: ${value}`)]
+  const host: [string, string][] = headers.some(([name]) => name.toLowerCase() === 'host')
+    ? []
+    : [['host', '127.0.0.1']]
+  const lines = [
+    `${method} ${target} HTTP/1.1`,
+    ...[...host, ['connection', 'close'], ...headers].map(([name, value]) => `${name}: ${value}`),
+  ]
   return `${lines.join('\r\n')}\r\n\r\n`
 }
 
@@ -120,8 +134,12 @@ function dechunk(payload: Buffer): Buffer {
 
 /** Every error answer of ours, and Fastify's answers to requests it cannot parse, carry a JSON `message`. */
 export function hasJsonMessage(response: RawResponse): boolean {
-  return typeof response.json === 'object' && response.json !== null && typeof response.json.message === 'string'
-    && response.json.message.length > 0
+  return (
+    typeof response.json === 'object' &&
+    response.json !== null &&
+    typeof response.json.message === 'string' &&
+    response.json.message.length > 0
+  )
 }
 
 /**
@@ -215,7 +233,8 @@ export function parseExposition(text: string): Exposition {
       if (keyword === 'HELP') help.set(name, rest.join(' '))
       else {
         const kind = rest[0] ?? ''
-        if (!['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(kind)) throw new Error(`bad TYPE in ${line}`)
+        if (!['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(kind))
+          throw new Error(`bad TYPE in ${line}`)
         type.set(name, kind)
       }
       continue
@@ -231,10 +250,17 @@ export function parseExposition(text: string): Exposition {
       labels[label[1]!] = label[2]!.replace(/\\n/g, '\n').replace(/\\(["\\])/g, '$1')
     }
     // Values are read as Go's strconv.ParseFloat reads them: Inf and NaN in any case (prom-client writes `Nan`).
-    const value = /^[+-]?inf(inity)?$/i.test(valueText) ? (valueText.startsWith('-') ? -Infinity : Infinity)
-      : /^nan$/i.test(valueText) ? Number.NaN : Number(valueText)
+    const value = /^[+-]?inf(inity)?$/i.test(valueText)
+      ? valueText.startsWith('-')
+        ? -Infinity
+        : Infinity
+      : /^nan$/i.test(valueText)
+        ? Number.NaN
+        : Number(valueText)
     if (Number.isNaN(value) && !/^nan$/i.test(valueText)) throw new Error(`value is not a number: ${line}`)
-    const family = [name, name.replace(/_(bucket|sum|count|total|created)$/, '')].find((candidate) => type.has(candidate))
+    const family = [name, name.replace(/_(bucket|sum|count|total|created)$/, '')].find((candidate) =>
+      type.has(candidate),
+    )
     if (!family) throw new Error(`sample before its TYPE: ${line}`)
     samples.push({ name, labels, value })
   }
@@ -242,9 +268,14 @@ export function parseExposition(text: string): Exposition {
 }
 
 /** The value of the one sample of `name` whose labels include `labels`, or undefined. */
-export function sampleValue(exposition: Exposition, name: string, labels: Record<string, string> = {}): number | undefined {
-  const found = exposition.samples.filter((sample) => sample.name === name
-    && Object.entries(labels).every(([key, value]) => sample.labels[key] === value))
+export function sampleValue(
+  exposition: Exposition,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
+  const found = exposition.samples.filter(
+    (sample) => sample.name === name && Object.entries(labels).every(([key, value]) => sample.labels[key] === value),
+  )
   if (found.length > 1) throw new Error(`${found.length} samples of ${name} match ${JSON.stringify(labels)}`)
   return found[0]?.value
 }

@@ -5,8 +5,19 @@ import { resolveIdentity } from '../../services/shared/identity.ts'
 
 describe('pod identity', () => {
   it('when the downward API variables are set, then they name the pod', () => {
-    const env = { POD_NAME: 'payment-7d9c-abcde', POD_IP: '10.244.1.7', POD_NAMESPACE: 'snackbar', NODE_NAME: 'worker-1' }
-    expect(resolveIdentity('payment', env)).toMatchObject({ service: 'payment', pod: 'payment-7d9c-abcde', ip: '10.244.1.7', namespace: 'snackbar', node: 'worker-1' })
+    const env = {
+      POD_NAME: 'payment-7d9c-abcde',
+      POD_IP: '10.244.1.7',
+      POD_NAMESPACE: 'snackbar',
+      NODE_NAME: 'worker-1',
+    }
+    expect(resolveIdentity('payment', env)).toMatchObject({
+      service: 'payment',
+      pod: 'payment-7d9c-abcde',
+      ip: '10.244.1.7',
+      namespace: 'snackbar',
+      node: 'worker-1',
+    })
   })
 
   it('when they are not set, then the hostname, an IPv4 address and unknown fill in, never a blank', () => {
@@ -25,8 +36,14 @@ describe('pod identity', () => {
 describe('configuration', () => {
   it('when nothing is set, then the defaults are the walkthrough’s', () => {
     expect(readOrderConfig({})).toMatchObject({
-      PORT: 8080, HOST: '0.0.0.0', UPSTREAM_PAYMENT_NAME: 'payment', UPSTREAM_PAYMENT_PORT: 80,
-      UPSTREAM_DELIVERY_NAME: 'delivery', UPSTREAM_DELIVERY_NAMESPACE: 'fancy-snackbar', CLUSTER_DOMAIN: 'cluster.local', ORDER_PAYMENT_VIA: 'env',
+      PORT: 8080,
+      HOST: '0.0.0.0',
+      UPSTREAM_PAYMENT_NAME: 'payment',
+      UPSTREAM_PAYMENT_PORT: 80,
+      UPSTREAM_DELIVERY_NAME: 'delivery',
+      UPSTREAM_DELIVERY_NAMESPACE: 'fancy-snackbar',
+      CLUSTER_DOMAIN: 'cluster.local',
+      ORDER_PAYMENT_VIA: 'env',
     })
   })
 

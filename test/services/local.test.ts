@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest'
-import { closedPort, getJson } from '../support/services.ts'
 import { Child } from '../support/processes.ts'
+import { closedPort, getJson } from '../support/services.ts'
 
 let npmStart: Child | undefined
 const groupAlive = (pid: number) => {
@@ -24,7 +24,9 @@ describe('npm start', () => {
     npmStart = new Child('npm', ['start'], { PORT: String(port) }, { detached: true })
     await npmStart.waitFor(/Ctrl-C stops everything/)
 
-    const { status, body } = await getJson<{ pods: { pod: string }[] }>(`http://127.0.0.1:${port}/payment/spread?via=env&n=20`)
+    const { status, body } = await getJson<{ pods: { pod: string }[] }>(
+      `http://127.0.0.1:${port}/payment/spread?via=env&n=20`,
+    )
     expect(status).toBe(200)
     expect(body.pods.map(({ pod }) => pod)).toEqual(['payment-local-1', 'payment-local-2'])
 
@@ -32,7 +34,8 @@ describe('npm start', () => {
     process.kill(-group, 'SIGINT')
     await npmStart.exit()
     // npm itself dies of the SIGINT; what matters is that every process it started is gone, and went quietly.
-    for (let waited = 0; groupAlive(group) && waited < 100; waited++) await new Promise((resolve) => setTimeout(resolve, 100))
+    for (let waited = 0; groupAlive(group) && waited < 100; waited++)
+      await new Promise((resolve) => setTimeout(resolve, 100))
     expect(groupAlive(group)).toBe(false)
     expect(npmStart.output).not.toMatch(/exited unexpectedly|"level":50/)
     await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow()

@@ -1,6 +1,14 @@
 import { createConnection, createServer } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { closedPort, getJson, identity, Loopback, OFFLINE_DOMAIN, OFFLINE_NAMESPACE, postJson } from '../support/services.ts'
+import {
+  closedPort,
+  getJson,
+  identity,
+  Loopback,
+  OFFLINE_DOMAIN,
+  OFFLINE_NAMESPACE,
+  postJson,
+} from '../support/services.ts'
 
 const servers = new Loopback()
 let order: string
@@ -27,15 +35,23 @@ describe('order GET /payment', () => {
 
   it('when curl asks, then one line says which pod answered and how it was reached', async () => {
     const text = await (await fetch(`${order}/payment`)).text()
-    expect(text).toMatch(/^payment pod=payment-[ab] ip=127\.0\.0\.1 node=test-node answered via=env http:\/\/127\.0\.0\.1:\d+\/ \(127\.0\.0\.1:\d+, new connection, [\d.]+ ms\)\n$/)
+    expect(text).toMatch(
+      /^payment pod=payment-[ab] ip=127\.0\.0\.1 node=test-node answered via=env http:\/\/127\.0\.0\.1:\d+\/ \(127\.0\.0\.1:\d+, new connection, [\d.]+ ms\)\n$/,
+    )
   })
 
   it('when via=name, then the short name is resolved by the system resolver and called on the configured port', async () => {
     const [replica] = (await servers.paymentService(['payment-by-name'])).replicas
-    const named = (await servers.order({ UPSTREAM_PAYMENT_NAME: 'localhost', UPSTREAM_PAYMENT_PORT: String(replica!.port) })).url
+    const named = (
+      await servers.order({ UPSTREAM_PAYMENT_NAME: 'localhost', UPSTREAM_PAYMENT_PORT: String(replica!.port) })
+    ).url
     const { status, body } = await getJson(`${named}/payment?via=name`)
     expect(status).toBe(200)
-    expect(body).toMatchObject({ via: 'name', url: `http://localhost:${replica!.port}/`, address: `127.0.0.1:${replica!.port}` })
+    expect(body).toMatchObject({
+      via: 'name',
+      url: `http://localhost:${replica!.port}/`,
+      address: `127.0.0.1:${replica!.port}`,
+    })
     expect(body.answeredBy).toMatchObject({ pod: 'payment-by-name' })
   })
 
@@ -43,7 +59,9 @@ describe('order GET /payment', () => {
     ['ns', `payment.${OFFLINE_NAMESPACE}`],
     ['fqdn', `payment.${OFFLINE_NAMESPACE}.svc.cluster.local`],
   ])('when via=%s and the name does not resolve, then 502 names it', async (via, name) => {
-    const offline = (await servers.order({}, { identity: { ...identity('order', 'order-offline'), namespace: OFFLINE_NAMESPACE } })).url
+    const offline = (
+      await servers.order({}, { identity: { ...identity('order', 'order-offline'), namespace: OFFLINE_NAMESPACE } })
+    ).url
     const { status, body } = await getJson<{ message: string }>(`${offline}/payment?via=${via}`)
     expect(status).toBe(502)
     expect(body).toMatchObject({ code: 'DNS_FAILED', url: `http://${name}/` })
@@ -54,13 +72,22 @@ describe('order GET /payment', () => {
     const bare = (await servers.order({})).url
     const { status, body } = await getJson(`${bare}/payment?via=env`)
     expect(status).toBe(503)
-    expect(body).toMatchObject({ code: 'SERVICE_ENV_MISSING', hint: 'kubectl rollout restart deployment/order -n snackbar' })
+    expect(body).toMatchObject({
+      code: 'SERVICE_ENV_MISSING',
+      hint: 'kubectl rollout restart deployment/order -n snackbar',
+    })
     expect(body.message).toMatch(/only into pods created after the Service/)
   })
 
   it('when nothing listens at the Service address, then 502 says the connection was refused, after new connections were tried for the length of the timeout', async () => {
     const port = await closedPort()
-    const refused = (await servers.order({ PAYMENT_SERVICE_HOST: '127.0.0.1', PAYMENT_SERVICE_PORT: String(port), UPSTREAM_TIMEOUT_MS: '500' })).url
+    const refused = (
+      await servers.order({
+        PAYMENT_SERVICE_HOST: '127.0.0.1',
+        PAYMENT_SERVICE_PORT: String(port),
+        UPSTREAM_TIMEOUT_MS: '500',
+      })
+    ).url
     const { status, body } = await getJson<{ retriedAfter: string[] }>(`${refused}/payment`)
     expect(status).toBe(502)
     expect(body).toMatchObject({ code: 'CONNECTION_REFUSED', url: `http://127.0.0.1:${port}/` })
@@ -73,7 +100,13 @@ describe('order GET /payment', () => {
     const slow = await servers.raw((_request, response) => {
       setTimeout(() => response.end('{}'), 5_000).unref()
     })
-    const impatient = (await servers.order({ PAYMENT_SERVICE_HOST: '127.0.0.1', PAYMENT_SERVICE_PORT: String(slow.port), UPSTREAM_TIMEOUT_MS: '300' })).url
+    const impatient = (
+      await servers.order({
+        PAYMENT_SERVICE_HOST: '127.0.0.1',
+        PAYMENT_SERVICE_PORT: String(slow.port),
+        UPSTREAM_TIMEOUT_MS: '300',
+      })
+    ).url
     // payment would answer after 5 s; a 504 can only be order's own 300 ms timeout firing first.
     const { status, body } = await getJson(`${impatient}/payment`)
     expect(status).toBe(504)
@@ -89,7 +122,11 @@ describe('order GET /payment', () => {
 
 describe('order GET /payment/spread', () => {
   it('when 20 calls each open a new connection, then both payment pods answer and the counts add up', async () => {
-    const { status, body } = await getJson<{ pods: { pod: string; count: number }[]; answered: number; failed: number }>(`${order}/payment/spread?via=env&n=20`)
+    const { status, body } = await getJson<{
+      pods: { pod: string; count: number }[]
+      answered: number
+      failed: number
+    }>(`${order}/payment/spread?via=env&n=20`)
     expect(status).toBe(200)
     expect(body.pods.map(({ pod }) => pod)).toEqual(paymentPods)
     expect(body.pods.reduce((sum, { count }) => sum + count, 0)).toBe(20)
@@ -97,7 +134,9 @@ describe('order GET /payment/spread', () => {
   })
 
   it('when the calls reuse one kept-alive connection, then one pod answers them all and the note says why', async () => {
-    const { body } = await getJson<{ pods: unknown[]; note: string; connection: string }>(`${order}/payment/spread?n=20&connection=reuse`)
+    const { body } = await getJson<{ pods: unknown[]; note: string; connection: string }>(
+      `${order}/payment/spread?n=20&connection=reuse`,
+    )
     expect(body.connection).toBe('reuse')
     expect(body.pods).toHaveLength(1)
     expect(body.note).toMatch(/balances connections, not requests/)
@@ -105,14 +144,22 @@ describe('order GET /payment/spread', () => {
 
   it('when curl asks, then a count per pod is drawn as text', async () => {
     const text = await (await fetch(`${order}/payment/spread?n=10`)).text()
-    expect(text).toMatch(/^10 calls via=env to http:\/\/127\.0\.0\.1:\d+\/, a new connection per call: 10 answered, 0 failed\n {2}payment-a +\d+ +#+\n/)
+    expect(text).toMatch(
+      /^10 calls via=env to http:\/\/127\.0\.0\.1:\d+\/, a new connection per call: 10 answered, 0 failed\n {2}payment-a +\d+ +#+\n/,
+    )
   })
 
   it('when every call of a spread times out, then it answers 504 like one call would, saying how many failed', async () => {
     const slow = await servers.raw((_request, response) => {
       setTimeout(() => response.end('{}'), 5_000).unref()
     })
-    const impatient = (await servers.order({ PAYMENT_SERVICE_HOST: '127.0.0.1', PAYMENT_SERVICE_PORT: String(slow.port), UPSTREAM_TIMEOUT_MS: '200' })).url
+    const impatient = (
+      await servers.order({
+        PAYMENT_SERVICE_HOST: '127.0.0.1',
+        PAYMENT_SERVICE_PORT: String(slow.port),
+        UPSTREAM_TIMEOUT_MS: '200',
+      })
+    ).url
     const { status, body } = await getJson<{ code: string; message: string }>(`${impatient}/payment/spread?n=2`)
     expect(status).toBe(504)
     expect(body.code).toBe('UPSTREAM_TIMEOUT')
@@ -130,7 +177,14 @@ describe('order POST /orders', () => {
   it('when a snack is ordered, then it is priced from the menu, paid once, and the payment pod is named', async () => {
     const { status, body } = await postJson<Record<string, any>>(`${order}/orders`, { item: 'tteokbokki', quantity: 2 })
     expect(status).toBe(201)
-    expect(body).toMatchObject({ item: 'tteokbokki', quantity: 2, amount: 9000, currency: 'KRW', status: 'paid', via: 'env' })
+    expect(body).toMatchObject({
+      item: 'tteokbokki',
+      quantity: 2,
+      amount: 9000,
+      currency: 'KRW',
+      status: 'paid',
+      via: 'env',
+    })
     expect(paymentPods).toContain(body.paymentPod)
     expect(body.payment).toMatchObject({ orderId: body.orderId, amount: 9000, processedBy: { pod: body.paymentPod } })
     expect(await getJson(`${order}/orders/${body.orderId}`)).toEqual({ status: 200, body })
@@ -145,16 +199,28 @@ describe('order POST /orders', () => {
   it('when the connection to payment breaks after the charge was sent, then order does not send it again and answers 502 saying it may have been made, and no second pod charges it', async () => {
     // Two payment pods, each with its own ledger, as behind a Service; their logs list every charge they make.
     const charges: Record<string, string[]> = { 'payment-first': [], 'payment-second': [] }
-    const [first, second] = await Promise.all(Object.keys(charges).map((pod) => servers.payment(pod, {
-      logStream: { write: (line) => { if (JSON.parse(line).msg === 'payment created') charges[pod]!.push(JSON.parse(line).orderId) } },
-    })))
+    const [first, second] = await Promise.all(
+      Object.keys(charges).map((pod) =>
+        servers.payment(pod, {
+          logStream: {
+            write: (line) => {
+              if (JSON.parse(line).msg === 'payment created') charges[pod]!.push(JSON.parse(line).orderId)
+            },
+          },
+        }),
+      ),
+    )
     let connections = 0
     // The first connection reaches the first pod, which charges, but its answer is cut off: a pod killed between
     // charging and answering. Any later connection would reach the other pod, as the Service's next pick may.
     const front = createServer((client) => {
       const upstream = createConnection((++connections === 1 ? first : second)!.port, '127.0.0.1')
       client.pipe(upstream)
-      if (connections === 1) upstream.once('data', () => { client.destroy(); upstream.destroy() })
+      if (connections === 1)
+        upstream.once('data', () => {
+          client.destroy()
+          upstream.destroy()
+        })
       else upstream.pipe(client)
       upstream.on('error', () => client.destroy())
       client.on('error', () => upstream.destroy())
@@ -162,7 +228,8 @@ describe('order POST /orders', () => {
     await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve))
     servers.defer(() => new Promise((resolve) => front.close(resolve)))
     const { port } = front.address() as { port: number }
-    const ordering = (await servers.order({ PAYMENT_SERVICE_HOST: '127.0.0.1', PAYMENT_SERVICE_PORT: String(port) })).url
+    const ordering = (await servers.order({ PAYMENT_SERVICE_HOST: '127.0.0.1', PAYMENT_SERVICE_PORT: String(port) }))
+      .url
 
     const { status, body } = await postJson<Record<string, any>>(`${ordering}/orders`, { item: 'kimbap' })
     expect(status).toBe(502)
@@ -177,18 +244,21 @@ describe('order POST /orders', () => {
   it('when payment refuses connections for a moment (a pod gone, the Service not yet updated), then order tries new connections and the order is charged once', async () => {
     const [replica] = (await servers.paymentService(['payment-after-refusals'])).replicas
     const port = await closedPort()
-    const ordering = (await servers.order({ PAYMENT_SERVICE_HOST: '127.0.0.1', PAYMENT_SERVICE_PORT: String(port) })).url
+    const ordering = (await servers.order({ PAYMENT_SERVICE_HOST: '127.0.0.1', PAYMENT_SERVICE_PORT: String(port) }))
+      .url
     // Nothing listens for the first 150 ms: every connection until then is refused, and a refused one sent nothing.
-    const listening = new Promise<void>((resolve) => setTimeout(() => {
-      const front = createServer((client) => {
-        const upstream = createConnection(replica!.port, '127.0.0.1')
-        client.pipe(upstream).pipe(client)
-        upstream.on('error', () => client.destroy())
-        client.on('error', () => upstream.destroy())
-      })
-      servers.defer(() => new Promise((done) => front.close(done)))
-      front.listen(port, '127.0.0.1', resolve)
-    }, 150))
+    const listening = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        const front = createServer((client) => {
+          const upstream = createConnection(replica!.port, '127.0.0.1')
+          client.pipe(upstream).pipe(client)
+          upstream.on('error', () => client.destroy())
+          client.on('error', () => upstream.destroy())
+        })
+        servers.defer(() => new Promise((done) => front.close(done)))
+        front.listen(port, '127.0.0.1', resolve)
+      }, 150),
+    )
 
     const { status, body } = await postJson<Record<string, any>>(`${ordering}/orders`, { item: 'kimbap' })
     await listening
@@ -206,14 +276,27 @@ describe('request ids', () => {
   it('when order calls payment, then both log the same request id, taken from the caller’s x-request-id', async () => {
     const orderLog: string[] = []
     const paymentLog: string[] = []
-    const replica = await servers.payment('payment-logged', { logStream: { write: (line) => void paymentLog.push(line) } })
-    const logged = (await servers.order({ PAYMENT_SERVICE_HOST: '127.0.0.1', PAYMENT_SERVICE_PORT: String(replica.port) }, {
-      logLevel: 'info', logStream: { write: (line) => void orderLog.push(line) },
-    })).url
+    const replica = await servers.payment('payment-logged', {
+      logStream: { write: (line) => void paymentLog.push(line) },
+    })
+    const logged = (
+      await servers.order(
+        { PAYMENT_SERVICE_HOST: '127.0.0.1', PAYMENT_SERVICE_PORT: String(replica.port) },
+        {
+          logLevel: 'info',
+          logStream: { write: (line) => void orderLog.push(line) },
+        },
+      )
+    ).url
     await postJson(`${logged}/orders`, { item: 'sundae' }, { 'x-request-id': 'trace-me-123' })
-    const requestLines = (lines: string[]) => lines.map((line) => JSON.parse(line)).filter((entry) => entry.msg === 'request')
-    expect(requestLines(orderLog)).toEqual([expect.objectContaining({ reqId: 'trace-me-123', url: '/orders', statusCode: 201, pod: 'order-test' })])
-    expect(requestLines(paymentLog)).toEqual([expect.objectContaining({ reqId: 'trace-me-123', url: '/payments', statusCode: 201, pod: 'payment-logged' })])
+    const requestLines = (lines: string[]) =>
+      lines.map((line) => JSON.parse(line)).filter((entry) => entry.msg === 'request')
+    expect(requestLines(orderLog)).toEqual([
+      expect.objectContaining({ reqId: 'trace-me-123', url: '/orders', statusCode: 201, pod: 'order-test' }),
+    ])
+    expect(requestLines(paymentLog)).toEqual([
+      expect.objectContaining({ reqId: 'trace-me-123', url: '/payments', statusCode: 201, pod: 'payment-logged' }),
+    ])
   })
 })
 
@@ -225,8 +308,15 @@ describe('order GET /menu, /discovery and /delivery', () => {
 
   it('when discovery is asked for, then it shows the Service variables, resolv.conf and every name form', async () => {
     // Names the resolver answers from /etc/hosts or turns away itself, but one: discovery looks each up for real.
-    const env = { ...paymentEnv, UPSTREAM_PAYMENT_NAME: 'localhost', UPSTREAM_DELIVERY_NAME: 'localhost', CLUSTER_DOMAIN: OFFLINE_DOMAIN }
-    const discovering = (await servers.order(env, { identity: { ...identity('order', 'order-offline'), namespace: OFFLINE_NAMESPACE } })).url
+    const env = {
+      ...paymentEnv,
+      UPSTREAM_PAYMENT_NAME: 'localhost',
+      UPSTREAM_DELIVERY_NAME: 'localhost',
+      CLUSTER_DOMAIN: OFFLINE_DOMAIN,
+    }
+    const discovering = (
+      await servers.order(env, { identity: { ...identity('order', 'order-offline'), namespace: OFFLINE_NAMESPACE } })
+    ).url
     const { body } = await getJson<Record<string, any>>(`${discovering}/discovery`)
     expect(body.serviceVariables).toEqual(paymentEnv)
     expect(body.resolvConf.nameservers.length).toBeGreaterThan(0)

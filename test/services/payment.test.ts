@@ -13,7 +13,9 @@ describe('payment GET /', () => {
   it('when curl asks, then one line of text names the service, version, pod, ip, namespace and node', async () => {
     const response = await fetch(`${base}/`, { headers: { accept: '*/*' } })
     expect(response.headers.get('content-type')).toMatch(/^text\/plain/)
-    expect(await response.text()).toBe('payment test pod=payment-7d9c-abcde ip=127.0.0.1 namespace=snackbar node=test-node\n')
+    expect(await response.text()).toBe(
+      'payment test pod=payment-7d9c-abcde ip=127.0.0.1 namespace=snackbar node=test-node\n',
+    )
   })
 
   it.each([
@@ -22,7 +24,12 @@ describe('payment GET /', () => {
   ])('when asked with %s, then the same facts come as JSON', async (_how, path, headers) => {
     const response = await fetch(`${base}${path}`, { headers })
     expect(await response.json()).toEqual({
-      service: 'payment', version: 'test', pod: 'payment-7d9c-abcde', ip: '127.0.0.1', namespace: 'snackbar', node: 'test-node',
+      service: 'payment',
+      version: 'test',
+      pod: 'payment-7d9c-abcde',
+      ip: '127.0.0.1',
+      namespace: 'snackbar',
+      node: 'test-node',
     })
   })
 })
@@ -48,14 +55,24 @@ describe('payment POST /payments', () => {
 
   it('when a payment is made, then one "payment created" line with its ids goes to the log before the answer, and a replay logs none', async () => {
     const lines: Record<string, unknown>[] = []
-    const logged = (await servers.payment('payment-audited', { logStream: { write: (line) => void lines.push(JSON.parse(line)) } })).url
+    const logged = (
+      await servers.payment('payment-audited', { logStream: { write: (line) => void lines.push(JSON.parse(line)) } })
+    ).url
     const headers = { 'idempotency-key': 'ord_audit', 'x-request-id': 'trace-audit' }
     const first = await postJson(`${logged}/payments`, { ...request, orderId: 'ord_audit' }, headers)
     await postJson(`${logged}/payments`, { ...request, orderId: 'ord_audit' }, headers)
     const created = lines.filter((line) => line.msg === 'payment created')
-    expect(created).toEqual([expect.objectContaining({
-      pod: 'payment-audited', reqId: 'trace-audit', paymentId: first.body.paymentId, orderId: 'ord_audit', amount: 7000, currency: 'KRW', idempotencyKey: 'ord_audit',
-    })])
+    expect(created).toEqual([
+      expect.objectContaining({
+        pod: 'payment-audited',
+        reqId: 'trace-audit',
+        paymentId: first.body.paymentId,
+        orderId: 'ord_audit',
+        amount: 7000,
+        currency: 'KRW',
+        idempotencyKey: 'ord_audit',
+      }),
+    ])
     // The ledger is memory; this line is what outlives a killed pod, so it is written while charging, ahead of the
     // answer and of the request's own line, which comes once the answer is sent.
     expect(lines.indexOf(created[0]!)).toBeLessThan(lines.findIndex((line) => line.msg === 'request'))
@@ -63,7 +80,11 @@ describe('payment POST /payments', () => {
 
   it('when an Idempotency-Key is reused for a different payment, then 422 names the payment it belongs to', async () => {
     const first = await postJson(`${base}/payments`, { ...request, orderId: 'ord_3' }, { 'idempotency-key': 'key-3' })
-    const other = await postJson(`${base}/payments`, { ...request, orderId: 'ord_3', amount: 1 }, { 'idempotency-key': 'key-3' })
+    const other = await postJson(
+      `${base}/payments`,
+      { ...request, orderId: 'ord_3', amount: 1 },
+      { 'idempotency-key': 'key-3' },
+    )
     expect(other.status).toBe(422)
     expect(other.body).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED', paymentId: first.body.paymentId })
   })

@@ -10,9 +10,18 @@ export class Child {
   output = ''
 
   constructor(command: string, args: string[], env: NodeJS.ProcessEnv, options: { detached?: boolean } = {}) {
-    this.process = spawn(command, args, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...options })
-    this.process.stdout!.on('data', (chunk) => { this.output += chunk })
-    this.process.stderr!.on('data', (chunk) => { this.output += chunk })
+    this.process = spawn(command, args, {
+      cwd: repoRoot,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...options,
+    })
+    this.process.stdout!.on('data', (chunk) => {
+      this.output += chunk
+    })
+    this.process.stderr!.on('data', (chunk) => {
+      this.output += chunk
+    })
   }
 
   /** Resolves with the first match of `pattern` in the output; rejects if the process exits first. */
@@ -21,7 +30,9 @@ export class Child {
       const match = this.output.match(pattern)
       if (match) return match
       if (this.process.exitCode !== null || this.process.signalCode !== null) {
-        throw new Error(`process exited (${this.process.exitCode ?? this.process.signalCode}) before ${pattern}:\n${this.output}`)
+        throw new Error(
+          `process exited (${this.process.exitCode ?? this.process.signalCode}) before ${pattern}:\n${this.output}`,
+        )
       }
       await new Promise((resolve) => setTimeout(resolve, 25))
     }
@@ -42,4 +53,5 @@ export function startService(service: 'order' | 'payment', env: NodeJS.ProcessEn
   return new Child(process.execPath, [`services/${service}/server.ts`], { HOST: '127.0.0.1', PORT: '0', ...env })
 }
 
-export const listeningPort = async (child: Child) => Number((await child.waitFor(/listening at http:\/\/127\.0\.0\.1:(\d+)/))[1])
+export const listeningPort = async (child: Child) =>
+  Number((await child.waitFor(/listening at http:\/\/127\.0\.0\.1:(\d+)/))[1])

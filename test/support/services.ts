@@ -18,18 +18,25 @@ export class Loopback {
   }
 
   async payment(pod: string, options: { logStream?: { write(line: string): void }; faults?: boolean } = {}) {
-    return this.listen(buildPayment({ identity: identity('payment', pod), logLevel: options.logStream ? 'info' : false, ...options }))
+    return this.listen(
+      buildPayment({ identity: identity('payment', pod), logLevel: options.logStream ? 'info' : false, ...options }),
+    )
   }
 
   async order(env: NodeJS.ProcessEnv = {}, options: Partial<OrderAppOptions> = {}) {
     const config: OrderConfig = readOrderConfig(env)
-    return this.listen(buildOrder({ config, env, identity: identity('order', 'order-test'), logLevel: false, ...options }))
+    return this.listen(
+      buildOrder({ config, env, identity: identity('order', 'order-test'), logLevel: false, ...options }),
+    )
   }
 
   /** Two payment pods behind one connection-spreading address, as a ClusterIP Service puts them. */
   async paymentService(pods = ['payment-a', 'payment-b']) {
     const replicas = await Promise.all(pods.map((pod) => this.payment(pod)))
-    const service = new LocalService(replicas.map(({ port }) => ({ host: '127.0.0.1', port })), { probeIntervalMs: 100 })
+    const service = new LocalService(
+      replicas.map(({ port }) => ({ host: '127.0.0.1', port })),
+      { probeIntervalMs: 100 },
+    )
     const { host, port } = await service.listen()
     this.#closers.push(() => service.close())
     return { replicas, service, env: { PAYMENT_SERVICE_HOST: host, PAYMENT_SERVICE_PORT: String(port) } }
@@ -39,7 +46,13 @@ export class Loopback {
   async raw(handler: Parameters<typeof createServer>[1]): Promise<{ server: Server; port: number }> {
     const server = createServer(handler)
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    this.#closers.push(() => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve) }))
+    this.#closers.push(
+      () =>
+        new Promise((resolve) => {
+          server.closeAllConnections()
+          server.close(resolve)
+        }),
+    )
     return { server, port: (server.address() as { port: number }).port }
   }
 
@@ -48,7 +61,12 @@ export class Loopback {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled(this.#closers.splice(0).reverse().map((close) => close()))
+    await Promise.allSettled(
+      this.#closers
+        .splice(0)
+        .reverse()
+        .map((close) => close()),
+    )
   }
 }
 
@@ -72,11 +90,22 @@ export async function closedPort(): Promise<number> {
   return port
 }
 
-export async function getJson<T = Record<string, unknown>>(url: string, init: RequestInit = {}): Promise<{ status: number; body: T }> {
+export async function getJson<T = Record<string, unknown>>(
+  url: string,
+  init: RequestInit = {},
+): Promise<{ status: number; body: T }> {
   const response = await fetch(url, { ...init, headers: { accept: 'application/json', ...init.headers } })
-  return { status: response.status, body: await response.json() as T }
+  return { status: response.status, body: (await response.json()) as T }
 }
 
-export async function postJson<T = Record<string, unknown>>(url: string, body: unknown, headers: Record<string, string> = {}) {
-  return getJson<T>(url, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } })
+export async function postJson<T = Record<string, unknown>>(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+) {
+  return getJson<T>(url, {
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json', ...headers },
+  })
 }
