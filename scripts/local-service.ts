@@ -1,10 +1,7 @@
 import { request } from 'node:http'
-import { createConnection, createServer, type Server, type Socket } from 'node:net'
+import { type Backend, TcpProxy } from '../test/support/tcp-proxy.ts'
 
-export interface Backend {
-  host: string
-  port: number
-}
+export type { Backend }
 
 export interface LocalServiceOptions {
   /** How often each backend's readiness is probed, as the kubelet and the endpoints controller would. */
@@ -15,13 +12,13 @@ export interface LocalServiceOptions {
 /**
  * A local stand-in for a ClusterIP Service: one address that hands each new TCP connection to a random ready
  * backend, as kube-proxy does. Requests on a kept-alive connection all go to the pod it first reached; a backend
- * whose readiness fails stops receiving new connections.
+ * whose readiness fails stops receiving new connections. With no ready backend the connection is reset: kube-proxy
+ * rejects it, and a reset is the closest a proxy that already accepted can do.
  */
 export class LocalService {
   readonly backends: readonly Backend[]
   readonly #ready = new Set<Backend>()
-  readonly #server: Server
-  readonly #sockets = new Set<Socket>()
+  readonly #proxy: TcpProxy
   readonly #probeIntervalMs: number
   readonly #readinessPath: string
   #probeTimer: NodeJS.Timeout | undefined
@@ -30,23 +27,22 @@ export class LocalService {
     this.backends = backends
     this.#probeIntervalMs = probeIntervalMs
     this.#readinessPath = readinessPath
-    this.#server = createServer((client) => this.#forward(client))
+    this.#proxy = new TcpProxy({
+      route: () => {
+        const ready = this.readyBackends
+        return ready[Math.floor(Math.random() * ready.length)]
+      },
+    })
   }
 
   get readyBackends(): Backend[] {
     return this.backends.filter((backend) => this.#ready.has(backend))
   }
 
-  async listen(port = 0, host = '127.0.0.1'): Promise<{ host: string; port: number }> {
+  async listen(port = 0, host = '127.0.0.1'): Promise<Backend> {
     await this.probe()
     this.#probeTimer = setInterval(() => void this.probe(), this.#probeIntervalMs).unref()
-    await new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject)
-      this.#server.listen(port, host, resolve)
-    })
-    const address = this.#server.address()
-    if (address === null || typeof address === 'string') throw new Error('the local Service has no TCP address')
-    return { host, port: address.port }
+    return this.#proxy.listen(port, host)
   }
 
   /** One readiness round over every backend. */
@@ -59,25 +55,9 @@ export class LocalService {
     )
   }
 
-  #forward(client: Socket): void {
-    this.#sockets.add(client)
-    client.once('close', () => this.#sockets.delete(client))
-    const ready = this.readyBackends
-    const backend = ready[Math.floor(Math.random() * ready.length)]
-    // No ready endpoint: kube-proxy rejects the connection; a reset is the closest a proxy that already accepted can do.
-    if (!backend) return void client.resetAndDestroy()
-    const upstream = createConnection(backend.port, backend.host)
-    this.#sockets.add(upstream)
-    upstream.once('close', () => this.#sockets.delete(upstream))
-    upstream.once('error', () => client.resetAndDestroy())
-    client.once('error', () => upstream.destroy())
-    client.pipe(upstream).pipe(client)
-  }
-
   async close(): Promise<void> {
     clearInterval(this.#probeTimer)
-    for (const socket of this.#sockets) socket.destroy()
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()))
+    await this.#proxy.close()
   }
 }
 

@@ -5,24 +5,15 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
 import { hostname } from 'node:os'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
+import { freePort, waitForHttp } from '../test/support/net.ts'
 import { LocalService } from './local-service.ts'
 
 const LOOPBACK = '127.0.0.1'
 const orderPort = Number(process.env.PORT ?? 8080)
 const logLevel = process.env.LOG_LEVEL ?? 'warn'
 const servicePath = (name: string) => fileURLToPath(new URL(`../services/${name}/server.ts`, import.meta.url))
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, LOOPBACK)
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  return port
-}
 
 const children: ChildProcess[] = []
 let stopping = false
@@ -56,16 +47,9 @@ function start(name: string, pod: string, port: number, env: Record<string, stri
 }
 
 async function waitUntilReady(port: number, what: string): Promise<void> {
-  for (let tries = 0; tries < 150; tries++) {
-    try {
-      const response = await fetch(`http://${LOOPBACK}:${port}/readyz`)
-      if (response.ok) return
-    } catch {
-      // not listening yet
-    }
-    await sleep(100)
-  }
-  throw new Error(`${what} did not become ready on port ${port}`)
+  await waitForHttp(`http://${LOOPBACK}:${port}/readyz`, { timeoutMs: 15_000, intervalMs: 100 }).catch(() => {
+    throw new Error(`${what} did not become ready on port ${port}`)
+  })
 }
 
 let paymentService: LocalService | undefined

@@ -1,15 +1,14 @@
 // The ClusterIP walkthrough, end to end, on the emulated cluster built from k8s/ and k8s/fancy-snackbar/ with our
 // own images (see emulator.ts). First each step as a person runs it inside an order pod (`kubectl exec`), then the
 // same through order's own endpoints from outside, then what happens when a payment pod leaves the endpoints.
-import { execFile } from 'node:child_process'
-import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { ImageLab, podsIn } from '../images/support.ts'
 import { deliveryDir, k8sDir, loadManifests } from '../k8s/manifests.ts'
+import { docker, sh as shIn } from '../support/process.ts'
+import { getJson } from '../support/services.ts'
 import { type Cluster, type Pod, type Service, startCluster } from './emulator.ts'
 import { imagesFor } from './support.ts'
 
-const run = promisify(execFile)
 const manifests = [loadManifests(k8sDir), loadManifests(deliveryDir)]
 const lab = new ImageLab()
 let cluster: Cluster
@@ -35,16 +34,7 @@ afterAll(async () => {
 })
 
 /** `kubectl exec <pod> -- sh -c '<command>'`, failing on a non-zero exit. */
-async function sh(pod: Pod, command: string): Promise<string> {
-  const { exitCode, output } = await cluster.exec(pod, command)
-  if (exitCode !== 0) throw new Error(`\`${command}\` in ${pod.name} exited ${exitCode}: ${output}`)
-  return output
-}
-
-async function getJson<T>(url: string, init?: RequestInit): Promise<{ status: number; body: T }> {
-  const response = await fetch(url, { ...init, headers: { accept: 'application/json', ...init?.headers } })
-  return { status: response.status, body: (await response.json()) as T }
-}
+const sh = (pod: Pod, command: string) => shIn(pod.container, command)
 
 interface Identity {
   service: string
@@ -79,7 +69,7 @@ describe('the emulated cluster, from k8s/', () => {
       expect(pods).toHaveLength(deployment.replicas)
       for (const pod of pods) {
         expect(pod.name).toMatch(new RegExp(`^${deployment.name}-${SAFE}{6,10}-${SAFE}{5}$`))
-        const [inspected] = JSON.parse((await run('docker', ['inspect', pod.container.getId()])).stdout) as {
+        const [inspected] = JSON.parse(await docker('inspect', pod.container.getId())) as {
           HostConfig: { Memory: number; NanoCpus: number; ReadonlyRootfs: boolean }
           Config: { User: string }
         }[]

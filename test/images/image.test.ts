@@ -1,6 +1,7 @@
 import type { StartedTestContainer } from 'testcontainers'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { baseUrl, ImageLab, inspect, REVISION, type Service, SOURCE, sh, VERSION } from './support.ts'
+import { sh } from '../support/process.ts'
+import { baseUrl, ImageLab, inspect, REVISION, type Service, SOURCE, VERSION } from './support.ts'
 
 const lab = new ImageLab()
 afterAll(() => lab.cleanUp())

@@ -1,6 +1,7 @@
 import type { StartedNetwork, StartedTestContainer } from 'testcontainers'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { baseUrl, ImageLab, PORT, podsIn, sh } from './support.ts'
+import { sh } from '../support/process.ts'
+import { baseUrl, ImageLab, PORT, podsIn } from './support.ts'
 
 const lab = new ImageLab()
 afterAll(() => lab.cleanUp())

@@ -1,14 +1,10 @@
 // Shared helpers for the image tests: build the real Dockerfiles, run containers the way a 64Mi / 50m pod runs,
 // and remove everything afterwards (Ryuk, testcontainers' reaper, cannot run here, so nothing is reaped for us).
-import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
+import { join } from 'node:path'
 import { GenericContainer, Network, type StartedNetwork, type StartedTestContainer, Wait } from 'testcontainers'
 import packageJson from '../../package.json' with { type: 'json' }
-
-const run = promisify(execFile)
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
+import { docker, repoRoot, run } from '../support/process.ts'
 
 export type Service = 'order' | 'payment'
 export const PORT = 8080
@@ -18,16 +14,12 @@ export const NODE_IMAGE = process.env.NODE_IMAGE ?? 'node:24-bookworm-slim'
 export const VERSION = `${packageJson.version}-imagetest`
 /** What a release build passes: where the sources live. Any URL does for the test. */
 export const SOURCE = 'https://example.org/snackbar.git'
-export const REVISION = await run('git', ['rev-parse', 'HEAD'], { cwd: repoRoot }).then(
+export const REVISION = await run('git', ['rev-parse', 'HEAD']).then(
   ({ stdout }) => stdout.trim(),
   () => 'unknown',
 )
 // Startup under a 0.05 cpu limit takes several seconds (see docs); the bound only catches a hang.
 const READY_TIMEOUT_MS = 120_000
-
-export async function docker(...args: string[]): Promise<string> {
-  return (await run('docker', args, { maxBuffer: 16 * 1024 * 1024 })).stdout
-}
 
 /** A container with the knobs GenericContainer keeps protected: read-only root fs, ports on loopback only. */
 class PodContainer extends GenericContainer {
@@ -102,19 +94,12 @@ export class ImageLab {
    * (kube-proxy's IPVS mode does round robin; its iptables mode picks at random). Runs Node from the payment image.
    */
   async connectionSpreader(targets: string[], options: PodOptions = {}): Promise<StartedTestContainer> {
-    const script = `
-      const net = require('node:net'); const targets = process.env.TARGETS.split(','); let next = 0
-      net.createServer((client) => {
-        const [host, port] = targets[next++ % targets.length].split(':')
-        const upstream = net.connect(Number(port), host)
-        client.pipe(upstream).pipe(client)
-        client.on('error', () => upstream.destroy()); upstream.on('error', () => client.destroy())
-      }).listen(${PORT}, () => console.log('spreading connections over ' + targets))
-      process.on('SIGTERM', () => process.exit(0))`
+    // Not read-only: Docker copies no file into a read-only root filesystem.
     const container = new PodContainer(await this.image('payment'))
-      .withReadOnlyRootFs()
-      .withEntrypoint(['node', '-e', script])
-      .withEnvironment({ TARGETS: targets.join(',') })
+      .withCopyFilesToContainer([
+        { source: join(repoRoot, 'test/support/tcp-proxy.ts'), target: '/proxy/tcp-proxy.ts' },
+      ])
+      .withEntrypoint(['node', '/proxy/tcp-proxy.ts', ...targets])
       .withWaitStrategy(Wait.forLogMessage(/spreading connections/))
       .withStartupTimeout(READY_TIMEOUT_MS)
     return this.#start(container, options)
@@ -144,13 +129,6 @@ export class ImageLab {
 
 export function baseUrl(container: StartedTestContainer): string {
   return `http://127.0.0.1:${container.getMappedPort(PORT)}`
-}
-
-/** Runs a shell command inside the container and returns its output; fails on a non-zero exit. */
-export async function sh(container: StartedTestContainer, command: string): Promise<string> {
-  const { exitCode, output } = await container.exec(['sh', '-c', command])
-  if (exitCode !== 0) throw new Error(`\`${command}\` exited ${exitCode}: ${output}`)
-  return output
 }
 
 export async function inspect(id: string): Promise<{

@@ -4,7 +4,7 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LocalService } from '../../scripts/local-service.ts'
 import { buildApp as buildPayment } from '../../services/payment/app.ts'
-import { type Child, listeningPort, startService } from '../support/processes.ts'
+import { type Child, listeningPort, startService } from '../support/process.ts'
 import { getJson, identity, Loopback } from '../support/services.ts'
 import {
   hasJsonMessage,

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest'
-import { Child } from '../support/processes.ts'
-import { closedPort, getJson } from '../support/services.ts'
+import { freePort } from '../support/net.ts'
+import { Child } from '../support/process.ts'
+import { getJson } from '../support/services.ts'
 
 let npmStart: Child | undefined
 const groupAlive = (pid: number) => {
@@ -19,7 +20,7 @@ afterAll(() => {
 
 describe('npm start', () => {
   it('when the README’s command runs, then order reaches two payment replicas through one Service address, and Ctrl-C stops it all', async () => {
-    const port = await closedPort()
+    const port = await freePort()
     // Its own process group, so the test can press Ctrl-C the way a terminal does: SIGINT to the whole group.
     npmStart = new Child('npm', ['start'], { PORT: String(port) }, { detached: true })
     await npmStart.waitFor(/Ctrl-C stops everything/)

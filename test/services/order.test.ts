@@ -1,14 +1,7 @@
-import { createConnection, createServer } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  closedPort,
-  getJson,
-  identity,
-  Loopback,
-  OFFLINE_DOMAIN,
-  OFFLINE_NAMESPACE,
-  postJson,
-} from '../support/services.ts'
+import { freePort } from '../support/net.ts'
+import { getJson, identity, Loopback, OFFLINE_DOMAIN, OFFLINE_NAMESPACE, postJson } from '../support/services.ts'
+import { TcpProxy } from '../support/tcp-proxy.ts'
 
 const servers = new Loopback()
 let order: string
@@ -80,7 +73,7 @@ describe('order GET /payment', () => {
   })
 
   it('when nothing listens at the Service address, then 502 says the connection was refused, after new connections were tried for the length of the timeout', async () => {
-    const port = await closedPort()
+    const port = await freePort()
     const refused = (
       await servers.order({
         PAYMENT_SERVICE_HOST: '127.0.0.1',
@@ -210,24 +203,22 @@ describe('order POST /orders', () => {
         }),
       ),
     )
-    let connections = 0
     // The first connection reaches the first pod, which charges, but its answer is cut off: a pod killed between
     // charging and answering. Any later connection would reach the other pod, as the Service's next pick may.
-    const front = createServer((client) => {
-      const upstream = createConnection((++connections === 1 ? first : second)!.port, '127.0.0.1')
-      client.pipe(upstream)
-      if (connections === 1)
+    const front = new TcpProxy({
+      route: (n) => ({ host: '127.0.0.1', port: (n === 1 ? first : second)!.port }),
+      tap: (n, client, upstream) => {
+        if (n !== 1) return undefined
+        client.pipe(upstream)
         upstream.once('data', () => {
           client.destroy()
           upstream.destroy()
         })
-      else upstream.pipe(client)
-      upstream.on('error', () => client.destroy())
-      client.on('error', () => upstream.destroy())
+        return 'piped'
+      },
     })
-    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve))
-    servers.defer(() => new Promise((resolve) => front.close(resolve)))
-    const { port } = front.address() as { port: number }
+    const { port } = await front.listen()
+    servers.defer(() => front.close())
     const ordering = (await servers.order({ PAYMENT_SERVICE_HOST: '127.0.0.1', PAYMENT_SERVICE_PORT: String(port) }))
       .url
 
@@ -238,27 +229,18 @@ describe('order POST /orders', () => {
     // Charged once, by the pod that got it; a retry would have charged again on the other pod, whose ledger does
     // not know the first one's idempotency key.
     expect(charges).toEqual({ 'payment-first': [body.orderId], 'payment-second': [] })
-    expect(connections).toBe(1)
+    expect(front.connections).toBe(1)
   })
 
   it('when payment refuses connections for a moment (a pod gone, the Service not yet updated), then order tries new connections and the order is charged once', async () => {
     const [replica] = (await servers.paymentService(['payment-after-refusals'])).replicas
-    const port = await closedPort()
+    const port = await freePort()
     const ordering = (await servers.order({ PAYMENT_SERVICE_HOST: '127.0.0.1', PAYMENT_SERVICE_PORT: String(port) }))
       .url
     // Nothing listens for the first 150 ms: every connection until then is refused, and a refused one sent nothing.
-    const listening = new Promise<void>((resolve) =>
-      setTimeout(() => {
-        const front = createServer((client) => {
-          const upstream = createConnection(replica!.port, '127.0.0.1')
-          client.pipe(upstream).pipe(client)
-          upstream.on('error', () => client.destroy())
-          client.on('error', () => upstream.destroy())
-        })
-        servers.defer(() => new Promise((done) => front.close(done)))
-        front.listen(port, '127.0.0.1', resolve)
-      }, 150),
-    )
+    const front = new TcpProxy({ route: () => ({ host: '127.0.0.1', port: replica!.port }) })
+    servers.defer(() => front.close())
+    const listening = new Promise<void>((resolve) => setTimeout(() => resolve(front.listen(port).then(() => {})), 150))
 
     const { status, body } = await postJson<Record<string, any>>(`${ordering}/orders`, { item: 'kimbap' })
     await listening

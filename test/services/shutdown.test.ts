@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { type Child, listeningPort, startService } from '../support/processes.ts'
+import { type Child, listeningPort, startService } from '../support/process.ts'
 
 let child: Child | undefined
 afterEach(() => child?.kill())

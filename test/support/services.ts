@@ -81,15 +81,6 @@ export function identity(service: string, pod: string): Identity {
   return { service, version: 'test', pod, ip: '127.0.0.1', namespace: 'snackbar', node: 'test-node' }
 }
 
-/** A port nothing listens on: bound once by us, then released. */
-export async function closedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
 export async function getJson<T = Record<string, unknown>>(
   url: string,
   init: RequestInit = {},

@@ -1,8 +1,40 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+// Processes: a child whose output a test can wait on, commands run to completion (docker among them), and a shell
+// inside a container.
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
+
+const execFileAsync = promisify(execFile)
+
+/** Runs a command to completion; rejects with its output on a non-zero exit. */
+export async function run(
+  command: string,
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<{ stdout: string; stderr: string }> {
+  const { cwd = repoRoot, env = process.env, timeoutMs = 600_000 } = options
+  return execFileAsync(command, args, { cwd, env, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 })
+}
+
+/** The docker CLI; resolves with its stdout. */
+export async function docker(...args: string[]): Promise<string> {
+  return (await run('docker', args)).stdout
+}
+
+/** What can run a command inside a container: a testcontainers container, or an emulated pod's container. */
+export interface Execs {
+  exec(command: string[]): Promise<{ exitCode: number; output: string }>
+}
+
+/** `sh -c COMMAND` inside a container, as `docker exec` or `kubectl exec` would; fails on a non-zero exit. */
+export async function sh(container: Execs, command: string): Promise<string> {
+  const { exitCode, output } = await container.exec(['sh', '-c', command])
+  if (exitCode !== 0) throw new Error(`\`${command}\` exited ${exitCode}: ${output}`)
+  return output
+}
 
 /** A child process whose output is collected, and a way to wait for a line in it. */
 export class Child {
