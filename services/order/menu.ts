@@ -1,12 +1,8 @@
+import { HttpError } from '../shared/http-error.ts'
+import type { MenuItem } from './schemas.ts'
+
 /** The snack bar's menu, priced in won. */
 export const CURRENCY = 'KRW'
-
-export interface MenuItem {
-  id: string
-  name: string
-  korean: string
-  price: number
-}
 
 export const MENU: readonly MenuItem[] = [
   { id: 'kimbap', name: 'Kimbap', korean: '김밥', price: 3500 },
@@ -18,30 +14,10 @@ export const MENU: readonly MenuItem[] = [
 
 const byId = new Map(MENU.map((item) => [item.id, item]))
 
-export function findMenuItem(id: string): MenuItem | undefined {
-  return byId.get(id)
+/** The item, or a 400 that lists the menu. */
+export function menuItem(id: string): MenuItem {
+  const item = byId.get(id)
+  if (item) return item
+  const menu = MENU.map((entry) => entry.id).join(', ')
+  throw new HttpError(400, 'UNKNOWN_ITEM', `body/item: no ${JSON.stringify(id.slice(0, 64))} on the menu; try ${menu}`)
 }
-
-export const menuSchema = {
-  type: 'object',
-  required: ['currency', 'items'],
-  properties: {
-    currency: { type: 'string' },
-    items: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['id', 'name', 'korean', 'price'],
-        properties: {
-          id: { type: 'string' },
-          name: { type: 'string' },
-          korean: { type: 'string' },
-          price: { type: 'integer' },
-        },
-      },
-    },
-  },
-} as const
-
-export const menuText = ({ currency, items }: { currency: string; items: readonly MenuItem[] }) =>
-  items.map((item) => `${item.id.padEnd(12)}${item.korean}\t${item.price} ${currency}\n`).join('')

@@ -1,13 +1,20 @@
+import { type Build, sourceBuild } from '../shared/build.ts'
 import { resolveIdentity } from '../shared/identity.ts'
 import { runServer } from '../shared/server.ts'
 import { buildApp } from './app.ts'
 import { readOrderConfig } from './config.ts'
 
-await runServer(readOrderConfig, (config) =>
-  buildApp({
-    config,
-    identity: resolveIdentity(config.SERVICE_NAME ?? 'order'),
-    logLevel: config.LOG_LEVEL,
-    faults: config.FAULTS === 'on',
-  }),
-)
+/** The order process: `node services/order/server.ts`, or the image's bundle with its own build. */
+export function startOrder(build: Build = sourceBuild()) {
+  return runServer(readOrderConfig, (config) =>
+    buildApp({
+      config,
+      identity: resolveIdentity(config.SERVICE_NAME ?? 'order', build.version),
+      logLevel: config.LOG_LEVEL,
+      faults: config.FAULTS === 'on',
+      build,
+    }),
+  )
+}
+
+if (import.meta.main) await startOrder()

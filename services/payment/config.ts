@@ -1,7 +1,5 @@
-import { type CommonConfig, commonEnvProperties, readEnv } from '../shared/config.ts'
+import { CommonConfig, readConfig } from '../shared/config.ts'
 
 export type PaymentConfig = CommonConfig
 
-export function readPaymentConfig(env: NodeJS.ProcessEnv): PaymentConfig {
-  return readEnv<PaymentConfig>(commonEnvProperties, env)
-}
+export const readPaymentConfig = (env: NodeJS.ProcessEnv): PaymentConfig => readConfig(CommonConfig, env)

@@ -1,19 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { BoundedMap } from '../shared/bounded-map.ts'
-import type { Identity } from '../shared/identity.ts'
-
-export interface PaymentRequest {
-  orderId: string
-  amount: number
-  currency: string
-}
-
-export interface Payment extends PaymentRequest {
-  paymentId: string
-  status: 'approved'
-  processedBy: { pod: string; ip: string; node: string }
-  createdAt: string
-}
+import type { Identity } from '../shared/schemas.ts'
+import type { Payment, PaymentRequest } from './schemas.ts'
 
 export type Charge =
   | { outcome: 'created'; payment: Payment }

@@ -1,17 +1,15 @@
-import type { Identity } from '../shared/identity.ts'
-import { assetVersion, escapeHtml, fill, pageFile, type StaticAsset } from '../shared/page.ts'
-import type { Payment } from './ledger.ts'
-
-// Read once when the module loads; the bundle carries them inline (scripts/build.ts).
-const template = pageFile('services/payment/page/index.html')
-
-export const paymentAssets: readonly StaticAsset[] = [
-  { url: '/ui/app.css', contentType: 'text/css; charset=utf-8', body: pageFile('services/shared/page/app.css') },
-]
-const assets = assetVersion(paymentAssets)
+import { assetVersion, escapeHtml, fill, podFacts, type StaticAsset } from '../shared/page/template.ts'
+import type { Identity } from '../shared/schemas.ts'
+import type { Payment } from './schemas.ts'
 
 /** Newest payments on the page: enough to recognise a demo's orders, and a page that stays small. */
 export const PAYMENTS_SHOWN = 20
+
+export function paymentAssets(readPageFile: (path: string) => string): StaticAsset[] {
+  return [
+    { url: '/ui/app.css', contentType: 'text/css; charset=utf-8', body: readPageFile('services/shared/page/app.css') },
+  ]
+}
 
 function paymentRows(payments: readonly Payment[]): string {
   if (payments.length === 0) {
@@ -32,13 +30,16 @@ function paymentRows(payments: readonly Payment[]): string {
   )
 }
 
-/** Rendered per request: the ledger changes with every payment. */
-export function paymentPage(identity: Identity, recent: readonly Payment[], total: number): string {
-  return fill(template, {
-    ...identity,
-    assets,
-    count: total === 1 ? '1 payment' : `${total} payments`,
-    shown: total > recent.length ? `, newest ${recent.length} shown` : '',
-    payments: { html: paymentRows(recent) },
-  })
+/** The page of one payment pod, rendered per request: the ledger changes with every payment. */
+export function paymentPage(template: string, assets: readonly StaticAsset[]) {
+  const version = assetVersion(assets)
+  return (identity: Identity, recent: readonly Payment[], total: number) =>
+    fill(template, {
+      ...identity,
+      who: podFacts(identity),
+      assets: version,
+      count: total === 1 ? '1 payment' : `${total} payments`,
+      shown: total > recent.length ? `, newest ${recent.length} shown` : '',
+      payments: { html: paymentRows(recent) },
+    })
 }

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildApp as buildOrder } from '../../services/order/app.ts'
 import { readOrderConfig } from '../../services/order/config.ts'
 import { buildApp as buildPayment } from '../../services/payment/app.ts'
-import type { Identity } from '../../services/shared/identity.ts'
-import { CONTENT_SECURITY_POLICY } from '../../services/shared/page.ts'
+import { CONTENT_SECURITY_POLICY } from '../../services/shared/page/template.ts'
+import type { Identity } from '../../services/shared/schemas.ts'
 
 const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8'
 const BUDGET_BYTES = 40 * 1024

@@ -5,7 +5,7 @@ import { LocalService } from '../../scripts/local-service.ts'
 import { buildApp as buildOrder } from '../../services/order/app.ts'
 import { readOrderConfig } from '../../services/order/config.ts'
 import { buildApp as buildPayment } from '../../services/payment/app.ts'
-import type { Identity } from '../../services/shared/identity.ts'
+import type { Identity } from '../../services/shared/schemas.ts'
 import { OFFLINE_DOMAIN, OFFLINE_NAMESPACE } from '../support/services.ts'
 
 const LOOPBACK = '127.0.0.1'

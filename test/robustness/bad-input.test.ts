@@ -200,7 +200,9 @@ const badRequests: {
         fc.constantFrom('', '   '),
         fc
           .string({ unit: 'grapheme-ascii', minLength: 129, maxLength: 4_000 })
-          .map((key) => key.replace(/[\r\n]/g, 'x')),
+          .map((key) => key.replace(/[\r\n]/g, 'x'))
+          // HTTP strips the blanks around a header value: what arrives must still be over 128 characters.
+          .filter((key) => key.trim().length > 128),
         fc
           .tuple(
             fc.string({ maxLength: 10 }),

@@ -11,7 +11,7 @@ describe('pod identity', () => {
       POD_NAMESPACE: 'snackbar',
       NODE_NAME: 'worker-1',
     }
-    expect(resolveIdentity('payment', env)).toMatchObject({
+    expect(resolveIdentity('payment', 'test', env)).toMatchObject({
       service: 'payment',
       pod: 'payment-7d9c-abcde',
       ip: '10.244.1.7',
@@ -21,7 +21,7 @@ describe('pod identity', () => {
   })
 
   it('when they are not set, then the hostname, an IPv4 address and unknown fill in, never a blank', () => {
-    const identity = resolveIdentity('order', {})
+    const identity = resolveIdentity('order', 'test', {})
     expect(identity.pod).toBe(hostname())
     expect(identity.ip).toMatch(/^(\d+\.){3}\d+$|^unknown$/)
     expect(identity.node).toBe('unknown')
@@ -29,7 +29,7 @@ describe('pod identity', () => {
   })
 
   it('when SNACKBAR_VERSION is set, then it is the version reported', () => {
-    expect(resolveIdentity('order', { SNACKBAR_VERSION: '2.0.0-rc1' }).version).toBe('2.0.0-rc1')
+    expect(resolveIdentity('order', 'test', { SNACKBAR_VERSION: '2.0.0-rc1' }).version).toBe('2.0.0-rc1')
   })
 })
 

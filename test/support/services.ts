@@ -4,7 +4,7 @@ import { LocalService } from '../../scripts/local-service.ts'
 import { buildApp as buildOrder, type OrderAppOptions } from '../../services/order/app.ts'
 import { type OrderConfig, readOrderConfig } from '../../services/order/config.ts'
 import { buildApp as buildPayment } from '../../services/payment/app.ts'
-import type { Identity } from '../../services/shared/identity.ts'
+import type { Identity } from '../../services/shared/schemas.ts'
 
 /** Real servers on loopback ports, closed together at the end of a test file. */
 export class Loopback {

@@ -1,0 +1,4 @@
+import { startOrder } from '../../services/order/server.ts'
+import { inlinedBuild } from './inlined.ts'
+
+await startOrder(inlinedBuild())

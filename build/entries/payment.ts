@@ -1,0 +1,4 @@
+import { startPayment } from '../../services/payment/server.ts'
+import { inlinedBuild } from './inlined.ts'
+
+await startPayment(inlinedBuild())

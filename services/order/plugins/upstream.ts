@@ -1,0 +1,38 @@
+import fp from 'fastify-plugin'
+import { Counter } from 'prom-client'
+import { UpstreamClient } from '../upstream/client.ts'
+
+/** One upstream call as the metrics count it: how it was made, which pod answered, `ok` or the error code. */
+export interface CallOutcome {
+  service: string
+  via: string
+  pod: string
+  outcome: string
+}
+
+export interface Upstream {
+  client: UpstreamClient
+  count: (outcome: CallOutcome) => void
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    upstream: Upstream
+  }
+}
+
+/** order's client for its upstream Services, and the counter of every call it makes. */
+export const upstream = fp<{ timeoutMs: number }>(
+  async (app, { timeoutMs }) => {
+    const client = new UpstreamClient(timeoutMs)
+    const calls = new Counter({
+      name: 'upstream_calls_total',
+      help: 'Calls from order to its upstream Services, by the way they were reached and the pod that answered',
+      labelNames: ['service', 'via', 'pod', 'outcome'] as const,
+      registers: [app.metrics.registry],
+    })
+    app.decorate('upstream', { client, count: (outcome: CallOutcome) => calls.inc({ ...outcome }) })
+    app.addHook('onClose', async () => client.close())
+  },
+  { name: 'order-upstream', dependencies: ['snackbar-metrics'] },
+)

@@ -1,0 +1,168 @@
+import { isIP } from 'node:net'
+import { performance } from 'node:perf_hooks'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Agent } from 'undici'
+import { HttpError } from '../../shared/http-error.ts'
+import type { ConnectionMode } from '../schemas.ts'
+import { BROKEN, errorCode, explain } from './failures.ts'
+import { Resolver } from './resolver.ts'
+import type { Target } from './targets.ts'
+
+export interface UpstreamCall<T> {
+  via: Target['via']
+  url: string
+  /** The address the name resolved to: for a Service, its ClusterIP. */
+  address: string
+  connection: ConnectionMode
+  statusCode: number
+  body: T
+  ms: number
+  attempts: number
+  /** Failures that were retried on a new connection before this answer. */
+  retriedAfter: string[]
+}
+
+export interface CallOptions {
+  method?: 'GET' | 'POST'
+  path: string
+  connection: ConnectionMode
+  requestId: string
+  body?: unknown
+  headers?: Record<string, string>
+  /**
+   * Retries on a new connection after the connection broke mid-call (reset, closed): only for a request that is
+   * safe to repeat, as the first one may have been processed. Never after a timeout.
+   */
+  retries: number
+  /**
+   * Retries after a refused connection, which sent nothing, so any request may be retried: a number caps them;
+   * `withinTimeout` keeps trying, a short pause apart, for as long as the call's timeout.
+   */
+  refusedRetries: number | 'withinTimeout'
+}
+
+/**
+ * Through a Service a refused connection means the rules still pick a pod that is gone: the endpoints drop it only
+ * seconds later. Each new connection is a fresh random pick, so a few quick tries almost surely find a live pod.
+ */
+const REFUSED_PAUSES_MS = [25, 50, 100, 200]
+
+/** Whether to try again after a failed attempt, and how long to wait first; undefined: give up. */
+export function retryAfter(
+  code: string,
+  tried: { refused: number; broken: number },
+  options: Pick<CallOptions, 'retries' | 'refusedRetries'>,
+  msLeft: number,
+): { pauseMs: number } | undefined {
+  if (code === 'ECONNREFUSED') {
+    const pause = REFUSED_PAUSES_MS[Math.min(tried.refused, REFUSED_PAUSES_MS.length - 1)]!
+    if (options.refusedRetries === 'withinTimeout') return pause < msLeft ? { pauseMs: pause } : undefined
+    return tried.refused < options.refusedRetries ? { pauseMs: 0 } : undefined
+  }
+  if (BROKEN.has(code) && tried.broken < options.retries) return { pauseMs: 0 }
+  return undefined
+}
+
+/**
+ * Calls to the upstreams order is configured with, and nothing else. Failures become HttpErrors that say what was
+ * tried and what it means.
+ */
+export class UpstreamClient {
+  readonly #timeoutMs: number
+  readonly #resolver: Resolver
+  #agents: Record<ConnectionMode, Agent> | undefined
+  #loading: Promise<Record<ConnectionMode, Agent>> | undefined
+
+  constructor(timeoutMs: number, resolver = new Resolver(timeoutMs)) {
+    this.#timeoutMs = timeoutMs
+    this.#resolver = resolver
+  }
+
+  async call<T>(target: Target, options: CallOptions): Promise<UpstreamCall<T>> {
+    const retriedAfter: string[] = []
+    const deadline = performance.now() + this.#timeoutMs
+    const tried = { refused: 0, broken: 0 }
+    for (let attempt = 1; ; attempt++) {
+      // A retry always takes a new connection, so the Service picks a pod afresh.
+      const connection = attempt === 1 ? options.connection : 'new'
+      try {
+        return { ...(await this.#once<T>(target, options, connection)), attempts: attempt, retriedAfter }
+      } catch (error) {
+        const code = errorCode(error)
+        const next = retryAfter(code, tried, options, deadline - performance.now())
+        if (!next) {
+          throw explain(error, { target, timeoutMs: this.#timeoutMs, retriedAfter, repeatable: options.retries > 0 })
+        }
+        if (code === 'ECONNREFUSED') tried.refused++
+        else tried.broken++
+        if (next.pauseMs > 0) await sleep(next.pauseMs)
+        retriedAfter.push(code)
+      }
+    }
+  }
+
+  async #once<T>(target: Target, options: CallOptions, connection: ConnectionMode) {
+    const dispatcher = (this.#agents ?? (await this.#loadAgents()))[connection]
+    const started = performance.now()
+    const address = await this.#resolver.resolve(target.host)
+    const hasBody = options.body !== undefined
+    const response = await dispatcher.request({
+      origin: `http://${isIP(address) === 6 ? `[${address}]` : address}:${target.port}`,
+      path: options.path,
+      method: options.method ?? 'GET',
+      reset: connection === 'new',
+      headers: {
+        host: target.port === 80 ? target.host : `${target.host}:${target.port}`,
+        accept: 'application/json',
+        'x-request-id': options.requestId,
+        ...(hasBody && { 'content-type': 'application/json' }),
+        ...options.headers,
+      },
+      body: hasBody ? JSON.stringify(options.body) : undefined,
+    })
+    const at = `${address}:${target.port}`
+    const body = parseJson<T>(await response.body.text(), target, at, response.statusCode)
+    const ms = Math.round((performance.now() - started) * 10) / 10
+    return { via: target.via, url: target.url, address: at, connection, statusCode: response.statusCode, body, ms }
+  }
+
+  /**
+   * undici is loaded on the first call rather than at start: evaluating it was a third of order's CPU to ready,
+   * and no readiness probe needs it.
+   */
+  #loadAgents(): Promise<Record<ConnectionMode, Agent>> {
+    this.#loading ??= import('undici').then(({ Agent }) => {
+      const options = {
+        connect: { timeout: this.#timeoutMs },
+        headersTimeout: this.#timeoutMs,
+        bodyTimeout: this.#timeoutMs,
+        // Our upstreams answer a few hundred bytes; anything huge is a fault, not a payment.
+        maxResponseSize: 64 * 1024,
+      }
+      // Kept-alive sockets are let go before the server's own keep-alive (5 s) closes them under us.
+      const keepAlive = { ...options, keepAliveTimeout: 4_000 }
+      this.#agents = {
+        new: new Agent(options),
+        // A pool may open a second connection while the first is still being released, which would blur the pinning.
+        reuse: new Agent({ ...keepAlive, connections: 1 }),
+        pool: new Agent(keepAlive),
+      }
+      return this.#agents
+    })
+    return this.#loading
+  }
+
+  async close(): Promise<void> {
+    const agents = this.#agents ?? (await this.#loading)
+    if (agents) await Promise.all(Object.values(agents).map((agent) => agent.close()))
+  }
+}
+
+function parseJson<T>(text: string, target: Target, address: string, statusCode: number): T {
+  try {
+    return JSON.parse(text) as T
+  } catch {
+    const message = `${target.url} answered ${statusCode} with something that is not JSON`
+    throw new HttpError(502, 'UPSTREAM_BAD_ANSWER', message, { url: target.url, address })
+  }
+}

@@ -1,0 +1,49 @@
+// The shapes both services share, each written once: TypeBox schemas that are at the same time the validation,
+// the route documentation and (through Static) the TypeScript types.
+import Type, { type Static, type TProperties } from 'typebox'
+
+/** How an answer is written: one line of text for curl (the default), JSON on request, HTML for a browser. */
+export const Format = Type.Enum(['text', 'json', 'html'])
+export type Format = Static<typeof Format>
+
+/**
+ * A querystring that also takes `?format=`, which every route accepts. Unknown parameters are let through: a curl
+ * user's cache-buster must not turn a working command into a 400.
+ */
+export function Query<P extends TProperties>(properties: P = {} as P) {
+  return Type.Object({ format: Type.Optional(Format), ...properties })
+}
+
+/** The body of every error answer. Routes add details (`url`, `hint`, `orderId`, ...) beside these four. */
+export const ErrorBody = Type.Object(
+  {
+    statusCode: Type.Integer(),
+    error: Type.String(),
+    code: Type.String(),
+    message: Type.String(),
+  },
+  { additionalProperties: true },
+)
+export type ErrorBody = Static<typeof ErrorBody>
+
+/** Route schema entries for every error answer, so each route documents the shape its failures take. */
+export const errorResponses = { '4xx': ErrorBody, '5xx': ErrorBody }
+
+/** Who answered, in the terms a pod uses. Every field is filled: `unknown` rather than blank. */
+export const Identity = Type.Object({
+  service: Type.String(),
+  version: Type.String(),
+  pod: Type.String(),
+  ip: Type.String(),
+  namespace: Type.String(),
+  node: Type.String(),
+})
+export type Identity = Static<typeof Identity>
+
+/** A DNS label, as Kubernetes names Services and namespaces (RFC 1123). */
+export const DNS_LABEL = { pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 }
+export const DnsLabel = Type.String(DNS_LABEL)
+
+/** A TCP port. */
+export const PORT_RANGE = { minimum: 1, maximum: 65535 }
+export const Port = Type.Integer(PORT_RANGE)
