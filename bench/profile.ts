@@ -23,7 +23,7 @@ const env = {
 }
 const logFile = join(dir, 'server.log')
 
-if (bundle) await run(nodeBin, ['scripts/build.ts'])
+if (bundle) await run(nodeBin, ['build/build.ts'])
 
 const servers: Server[] = []
 try {

@@ -920,7 +920,7 @@ async function main(): Promise<void> {
   const started = performance.now()
   const loadAverageBefore = loadAverage()
   log(`load average ${loadAverageBefore.join(' ')}; building the bundles`)
-  await run(nodeBin, ['scripts/build.ts'])
+  await run(nodeBin, ['build/build.ts'])
   await build({
     entryPoints: [join(root, 'bench/bare.ts')],
     outfile: BARE,
@@ -938,7 +938,7 @@ async function main(): Promise<void> {
     '--porcelain',
     '--',
     'services',
-    'scripts/build.ts',
+    'build',
     'Dockerfile.order',
     'Dockerfile.payment',
   ]).then(

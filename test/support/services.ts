@@ -6,6 +6,9 @@ import { type OrderConfig, readOrderConfig } from '../../services/order/config.t
 import { buildApp as buildPayment } from '../../services/payment/app.ts'
 import type { Identity } from '../../services/shared/schemas.ts'
 
+/** The payment pods a Service stand-in puts behind one address, unless a test names its own. */
+export const PAYMENT_PODS = ['payment-a', 'payment-b']
+
 /** Real servers on loopback ports, closed together at the end of a test file. */
 export class Loopback {
   readonly #closers: (() => Promise<unknown>)[] = []
@@ -31,7 +34,7 @@ export class Loopback {
   }
 
   /** Two payment pods behind one connection-spreading address, as a ClusterIP Service puts them. */
-  async paymentService(pods = ['payment-a', 'payment-b']) {
+  async paymentService(pods = PAYMENT_PODS) {
     const replicas = await Promise.all(pods.map((pod) => this.payment(pod)))
     const service = new LocalService(
       replicas.map(({ port }) => ({ host: '127.0.0.1', port })),
@@ -40,6 +43,13 @@ export class Loopback {
     const { host, port } = await service.listen()
     this.#closers.push(() => service.close())
     return { replicas, service, env: { PAYMENT_SERVICE_HOST: host, PAYMENT_SERVICE_PORT: String(port) } }
+  }
+
+  /** An order whose PAYMENT_SERVICE_HOST/PORT point at two payment pods behind a Service stand-in. */
+  async orderBehindPaymentService() {
+    const payment = await this.paymentService()
+    const { url } = await this.order(payment.env)
+    return { order: url, paymentEnv: payment.env, paymentPods: [...PAYMENT_PODS] }
   }
 
   /** A plain HTTP server, for upstream behaviour our services never show on their own (slowness, resets). */

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { getJson, Loopback, postJson } from '../support/services.ts'
+import { getJson, Loopback, postJson } from '../../../support/services.ts'
 
 const servers = new Loopback()
 let base: string
@@ -8,31 +8,6 @@ beforeAll(async () => {
   base = (await servers.payment('payment-7d9c-abcde')).url
 })
 afterAll(() => servers.close())
-
-describe('payment GET /', () => {
-  it('when curl asks, then one line of text names the service, version, pod, ip, namespace and node', async () => {
-    const response = await fetch(`${base}/`, { headers: { accept: '*/*' } })
-    expect(response.headers.get('content-type')).toMatch(/^text\/plain/)
-    expect(await response.text()).toBe(
-      'payment test pod=payment-7d9c-abcde ip=127.0.0.1 namespace=snackbar node=test-node\n',
-    )
-  })
-
-  it.each([
-    ['Accept: application/json', '/', { accept: 'application/json' }],
-    ['?format=json', '/?format=json', {}],
-  ])('when asked with %s, then the same facts come as JSON', async (_how, path, headers) => {
-    const response = await fetch(`${base}${path}`, { headers })
-    expect(await response.json()).toEqual({
-      service: 'payment',
-      version: 'test',
-      pod: 'payment-7d9c-abcde',
-      ip: '127.0.0.1',
-      namespace: 'snackbar',
-      node: 'test-node',
-    })
-  })
-})
 
 describe('payment POST /payments', () => {
   const request = { orderId: 'ord_1', amount: 7000, currency: 'KRW' }
@@ -109,23 +84,5 @@ describe('payment POST /payments', () => {
     const { status, body } = await getJson(`${base}/payments/pay_nope`)
     expect(status).toBe(404)
     expect(body.message).toMatch(/in memory, per pod/)
-  })
-})
-
-describe('unknown routes', () => {
-  it('when a route does not exist, then 404 JSON, even for curl', async () => {
-    const response = await fetch(`${base}/nope`)
-    expect(response.status).toBe(404)
-    expect(await response.json()).toMatchObject({ statusCode: 404, code: 'NOT_FOUND', message: 'no route GET /nope' })
-  })
-})
-
-describe('probes', () => {
-  it('when the server listens, then /healthz and /readyz answer 200 ok', async () => {
-    for (const path of ['/healthz', '/readyz']) {
-      const response = await fetch(`${base}${path}`)
-      expect(response.status).toBe(200)
-      expect(await response.text()).toBe('ok\n')
-    }
   })
 })
