@@ -270,5 +270,5 @@ export function imageRuntime(dockerfile: string): { env: Record<string, string>;
   // The image's cache path means nothing here; the bench fills a cache of its own where it measures one.
   delete env.NODE_COMPILE_CACHE
   const entrypoint = JSON.parse(/^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(runtimeStage)?.[1] ?? '["node"]') as string[]
-  return { env, nodeFlags: entrypoint.slice(1, -1) }
+  return { env, nodeFlags: entrypoint.slice(entrypoint.indexOf('node') + 1, -1) }
 }

@@ -3,13 +3,13 @@ import { type Build, sourceBuild } from '../shared/build.ts'
 import { page } from '../shared/plugins/page.ts'
 import { identityRoute } from '../shared/routes/identity.ts'
 import type { Identity } from '../shared/schemas.ts'
-import { Ledger } from './ledger.ts'
+import { Ledger, type LedgerOptions } from './ledger.ts'
 import { PAYMENTS_SHOWN, paymentAssets, paymentPage } from './page.ts'
 import { paymentRoutes } from './routes/payments/index.ts'
 
 export interface PaymentAppOptions extends ServiceOptions {
   identity: Identity
-  ledgerCapacity?: number
+  ledger?: LedgerOptions
   build?: Build
 }
 
@@ -17,7 +17,7 @@ export interface PaymentAppOptions extends ServiceOptions {
 export function buildApp(options: PaymentAppOptions) {
   const { identity, build = sourceBuild() } = options
   const app = createServiceApp(options)
-  const ledger = new Ledger(identity, options.ledgerCapacity)
+  const ledger = new Ledger(identity, options.ledger)
   const assets = paymentAssets(build.readPageFile)
   const render = paymentPage(build.readPageFile('services/payment/page/index.html'), assets)
 

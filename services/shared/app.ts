@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyServerOptions } from 'fastify'
 import { clientErrorHandler, type Limits, Load, limitedServer } from './limits.ts'
-import { errors } from './plugins/errors.ts'
+import { errors, frameworkErrors } from './plugins/errors.ts'
 import { faults } from './plugins/faults.ts'
 import { health } from './plugins/health.ts'
 import { hostCheck } from './plugins/host-check.ts'
@@ -41,6 +41,9 @@ export function createServiceApp(options: ServiceOptions) {
     ...serverOptions,
     serverFactory: limitedServer(limits, load),
     clientErrorHandler,
+    frameworkErrors,
+    // Above the longest id a route accepts (128), so that its own schema, not the router, turns a long one away.
+    routerOptions: { maxParamLength: 256 },
     ...loggingOptions(options),
     // An incoming x-request-id is kept and passed on upstream, so one order can be followed through both services;
     // it is copied into every log line and every upstream call, so only a short, plain one is taken.

@@ -17,8 +17,12 @@ export interface Limits {
   perConnection: number
 }
 
-/** Probes must be answered however busy the pod is: a liveness probe that fails under load restarts a working pod. */
+/**
+ * Probes must be answered however busy the pod is: a liveness probe that fails under load restarts a working pod.
+ * The kubelet sends one of each at a time, so a few places beyond the limit are theirs; a flood of probes is not.
+ */
 const PROBES = new Set(['/healthz', '/readyz'])
+const PROBE_ALLOWANCE = 16
 const RETRY_AFTER_SECONDS = 1
 
 const queued = Symbol('snackbar.queued')
@@ -67,7 +71,8 @@ function admit(request: IncomingMessage, response: ServerResponse, limits: Limit
   }
   // A refused request waits for its answer on the connection like any other: it counts against the connection.
   socket[queued] = waiting
-  const admitted = load.inFlight < limits.inFlight || isProbe(request.url)
+  const admitted =
+    load.inFlight < limits.inFlight || (load.inFlight < limits.inFlight + PROBE_ALLOWANCE && isProbe(request.url))
   if (admitted) load.inFlight++
   response.once('close', () => {
     socket[queued] = (socket[queued] ?? 1) - 1

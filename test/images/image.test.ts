@@ -1,6 +1,6 @@
 import type { StartedTestContainer } from 'testcontainers'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { sh } from '../support/process.ts'
+import { docker, sh } from '../support/process.ts'
 import { baseUrl, ImageLab, inspect, REVISION, type Service, SOURCE, VERSION } from './support.ts'
 
 const lab = new ImageLab()
@@ -14,10 +14,10 @@ describe.each<Service>(['payment', 'order'])('the %s image', (service) => {
     pod = await lab.pod(service)
   })
 
-  test('when built, then it runs node as PID 1 as a numeric non-root user, exposes 8080, declares /tmp and carries OCI labels', async () => {
+  test('when built, then it runs node under tini as a numeric non-root user, exposes 8080, declares /tmp and carries OCI labels', async () => {
     const { Config } = await inspect(await lab.image(service))
     // --no-maglev: V8's mid-tier compiler cost ~15 MiB of native memory under load (see the Dockerfile).
-    expect(Config.Entrypoint).toEqual(['node', '--no-maglev', '/app/server.mjs'])
+    expect(Config.Entrypoint).toEqual(['tini', '--', 'node', '--no-maglev', '/app/server.mjs'])
     expect(Config.User).toMatch(/^[1-9]\d*(:\d+)?$/)
     expect(Object.keys(Config.ExposedPorts)).toEqual(['8080/tcp'])
     expect(Object.keys(Config.Volumes ?? {})).toEqual(['/tmp'])
@@ -39,6 +39,13 @@ describe.each<Service>(['payment', 'order'])('the %s image', (service) => {
     )
   })
 
+  test('when running, then PID 1 is tini and node is its child, so a node that aborts is not left spinning as PID 1', async () => {
+    expect((await sh(pod, 'cat /proc/1/comm')).trim()).toBe('tini')
+    const childrenOfInit =
+      'for p in /proc/[0-9]*; do grep -qx "PPid:[[:space:]]*1" $p/status 2>/dev/null && cat $p/comm; done'
+    expect((await sh(pod, childrenOfInit)).trim()).toBe('node')
+  })
+
   test('when asked inside the container, then the user is not root and curl reaches the service', async () => {
     expect((await sh(pod, 'id -u')).trim()).not.toBe('0')
     expect(await sh(pod, 'curl -s localhost:8080/')).toMatch(new RegExp(`^${service} `))
@@ -51,4 +58,38 @@ describe.each<Service>(['payment', 'order'])('the %s image', (service) => {
     const { State } = await inspect(pod.getId())
     expect(State).toMatchObject({ Running: true, OOMKilled: false })
   })
+})
+
+describe('the images at their heap limit', () => {
+  // What the pipelining flood did before the limits: V8 hit the heap limit and aborted, and node, as PID 1,
+  // spun at full CPU for minutes instead of exiting. The image's own entrypoint and memory settings, with a script
+  // that only allocates.
+  test.each<Service>(['order', 'payment'])(
+    'when node in the %s image runs out of heap, then the container exits at once with a non-zero code',
+    { timeout: 120_000 },
+    async (service) => {
+      const { Config } = await inspect(await lab.image(service))
+      const [init, ...rest] = Config.Entrypoint
+      const nodeAndFlags = rest.slice(0, -1)
+      const allocate = 'const kept = []; for (;;) kept.push(new Array(1e5).fill(1))'
+      const started = Date.now()
+      const exit = await docker(
+        'run',
+        '--rm',
+        '--memory',
+        '64m',
+        '--entrypoint',
+        init!,
+        await lab.image(service),
+        ...nodeAndFlags,
+        '-e',
+        allocate,
+      ).then(
+        () => 0,
+        (error: { code?: number }) => error.code ?? -1,
+      )
+      expect(exit).not.toBe(0)
+      expect(Date.now() - started).toBeLessThan(30_000)
+    },
+  )
 })

@@ -7,7 +7,7 @@ import { Child, repoRoot } from './process.ts'
 
 export type ServiceName = 'order' | 'payment'
 
-/** The runtime stage's ENV and the node flags of its ENTRYPOINT (`node <flags> /app/server.mjs`). */
+/** The runtime stage's ENV and the node flags of its ENTRYPOINT (`tini -- node <flags> /app/server.mjs`). */
 export function imageRuntime(service: ServiceName): { env: Record<string, string>; nodeFlags: string[] } {
   const dockerfile = readFileSync(join(repoRoot, `Dockerfile.${service}`), 'utf8')
   const runtimeStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '))
@@ -19,7 +19,8 @@ export function imageRuntime(service: ServiceName): { env: Record<string, string
   // The image's compile-cache path means nothing outside it.
   delete env.NODE_COMPILE_CACHE
   const entrypoint = JSON.parse(/^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(runtimeStage)?.[1] ?? '["node"]') as string[]
-  return { env, nodeFlags: entrypoint.slice(1, -1) }
+  // [tini, --,] node, its flags, the bundle.
+  return { env, nodeFlags: entrypoint.slice(entrypoint.indexOf('node') + 1, -1) }
 }
 
 /** Bundles both services into `outdir` (relative to the repository) as `npm run build` does. */

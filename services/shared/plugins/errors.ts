@@ -20,6 +20,13 @@ function handleError(error: FastifyError, request: FastifyRequest, reply: Fastif
   return reply.code(statusCode).send(body(statusCode, error.code ?? 'BAD_REQUEST', error.message))
 }
 
+/** What Fastify's router refuses before any route runs (a malformed URL, a path parameter over the limit). */
+export function frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
+  reply.failed = true
+  const status = error.statusCode ?? 400
+  reply.code(status).send(body(status, error.code ?? 'BAD_REQUEST', error.message))
+}
+
 /** One error shape for every failure: our own, Fastify's (validation, body limits, bad JSON), and unknown routes. */
 export const errors = fp(
   async (app) => {

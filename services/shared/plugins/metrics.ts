@@ -7,6 +7,8 @@ declare module 'fastify' {
   }
 }
 
+const SCRAPE_REUSE_MS = 1_000
+
 /**
  * Prometheus metrics on GET /metrics. One registry per app rather than prom-client's global one, so several apps
  * in one test process keep separate counts. `route` is the route pattern, `unmatched` for 404s: request input never
@@ -32,14 +34,20 @@ export const metrics = fp(
     })
     app.decorate('metrics', { registry })
 
+    // A scrape renders every series (a few ms of CPU, a lot at 50m): scrapes that come one after another with
+    // nothing else answered in between get the same text for up to a second, so a flood of scrapes costs one.
+    let rendered: { text: string; at: number } | undefined
     app.addHook('onResponse', async (request, reply) => {
       const route = request.routeOptions.url ?? 'unmatched'
+      if (route !== '/metrics') rendered = undefined
       requests.inc({ method: request.method, route, status_code: reply.statusCode })
       duration.observe({ method: request.method, route }, reply.elapsedTime / 1000)
     })
 
     app.get('/metrics', async (_request, reply) => {
-      return reply.type(registry.contentType).send(await registry.metrics())
+      const now = Date.now()
+      if (!rendered || now - rendered.at > SCRAPE_REUSE_MS) rendered = { text: await registry.metrics(), at: now }
+      return reply.type(registry.contentType).send(rendered.text)
     })
   },
   { name: 'snackbar-metrics' },

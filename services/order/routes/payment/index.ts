@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import Type from 'typebox'
+import { HttpError } from '../../../shared/http-error.ts'
 import { errorResponses, Query } from '../../../shared/schemas.ts'
 import type { OrderConfig } from '../../config.ts'
 import { CallReport, Connection, SpreadReport, Via } from '../../schemas.ts'
@@ -12,6 +13,9 @@ const MAX_SPREAD = 200
 const SPREAD_BUDGET_MS = 20_000
 // /payment/spread shows what each connection met, refusals included: a few quick retries, no persisting.
 const SPREAD_REFUSED_RETRIES = 2
+// A spread is up to MAX_SPREAD calls and 20 s of a small pod's CPU: enough at once for two open live pages
+// (three panels each), and a bound on what parallel requests can make order do.
+const MAX_CONCURRENT_SPREADS = 6
 
 // Defaults fill what the query leaves out, so each property is always there for the handler.
 const CallQuery = Query({
@@ -22,6 +26,15 @@ const SpreadQuery = Query({
   ...CallQuery.properties,
   n: Type.Integer({ minimum: 1, maximum: MAX_SPREAD, default: 10 }),
 })
+
+const tooManySpreads = () =>
+  new HttpError(
+    429,
+    'TOO_MANY_SPREADS',
+    `order is already running ${MAX_CONCURRENT_SPREADS} spreads, as many as it takes at once; retry in a few seconds`,
+    {},
+    { retryAfterSeconds: 2 },
+  )
 
 export function callText(call: CallReport): string {
   const { answeredBy: who } = call
@@ -53,6 +66,7 @@ export const paymentCalls: FastifyPluginAsyncTypebox<{ config: OrderConfig; name
   opts,
 ) => {
   const { config, namespace } = opts
+  let running = 0
 
   app.get(
     '/payment',
@@ -78,7 +92,13 @@ export const paymentCalls: FastifyPluginAsyncTypebox<{ config: OrderConfig; name
     async ({ query: { via, connection, n }, id }) => {
       const target = paymentTarget(config, namespace, via)
       const ask = { service: 'payment', target, connection, requestId: id, refusedRetries: SPREAD_REFUSED_RETRIES }
-      return spread(() => askPod(app.upstream, ask), { target, connection, n, budgetMs: SPREAD_BUDGET_MS })
+      if (running >= MAX_CONCURRENT_SPREADS) throw tooManySpreads()
+      running++
+      try {
+        return await spread(() => askPod(app.upstream, ask), { target, connection, n, budgetMs: SPREAD_BUDGET_MS })
+      } finally {
+        running--
+      }
     },
   )
 }

@@ -34,14 +34,16 @@ export const paymentRoutes: FastifyPluginAsyncTypebox<{ ledger: Ledger }> = asyn
         const { paymentId, orderId, amount, currency } = charge.payment
         request.log.info({ paymentId, orderId, amount, currency, idempotencyKey }, 'payment created')
       }
+      if (charge.outcome === 'full') {
+        const message = 'this pod remembers as many recent Idempotency-Keys as it can hold, none old enough to forget'
+        throw new HttpError(503, 'IDEMPOTENCY_STORE_FULL', `${message}; retry later`, {}, charge)
+      }
       if (charge.outcome === 'conflict') {
+        // Nothing about the earlier payment is told: the key's owner knows it, anyone else need not.
         throw new HttpError(
           422,
           'IDEMPOTENCY_KEY_REUSED',
           'this Idempotency-Key was already used for a different payment',
-          {
-            paymentId: charge.payment.paymentId,
-          },
         )
       }
       // A replay answers 200 with the first result: the client learns it was charged once, not twice.
