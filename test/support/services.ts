@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { LocalService } from '../../scripts/local-service.ts'
 import { buildApp as buildOrder, type OrderAppOptions } from '../../services/order/app.ts'
 import { type OrderConfig, readOrderConfig } from '../../services/order/config.ts'
+import type { CallOutcome, Upstream } from '../../services/order/plugins/upstream.ts'
 import { UpstreamClient } from '../../services/order/upstream/client.ts'
 import type { Resolver } from '../../services/order/upstream/resolver.ts'
 import { paymentTarget, type Target } from '../../services/order/upstream/targets.ts'
@@ -75,6 +76,15 @@ export class Loopback {
     const client = new UpstreamClient(timeoutMs, resolver)
     this.#closers.push(() => client.close())
     return client
+  }
+
+  /** order's upstream as its plugin builds it, whose count keeps every call outcome for the test to read. */
+  countedUpstream(timeoutMs: number): { upstream: Upstream; counted: CallOutcome[] } {
+    const counted: CallOutcome[] = []
+    return {
+      upstream: { client: this.upstreamClient(timeoutMs), count: (outcome) => void counted.push(outcome) },
+      counted,
+    }
   }
 
   defer(closer: () => Promise<unknown>): void {
