@@ -1,6 +1,7 @@
 // The shapes order answers with, each written once: the route schemas, the use cases' return types and the types the
 // tests check against all come from here.
 import Type, { type Static } from 'typebox'
+import { Payment } from '../payment/schemas.ts'
 import { Identity } from '../shared/schemas.ts'
 
 /** How order reaches a Service: its injected variables, or one of the DNS name forms. */
@@ -61,12 +62,6 @@ export type MenuItem = Static<typeof MenuItem>
 export const Menu = Type.Object({ currency: Type.String(), items: Type.Array(MenuItem) })
 export type Menu = Static<typeof Menu>
 
-/** What payment answered for the charge, as order keeps it. */
-export const OrderPayment = Type.Object(
-  { paymentId: Type.String(), processedBy: Type.Object({ pod: Type.String() }, { additionalProperties: true }) },
-  { additionalProperties: true },
-)
-
 export const Order = Type.Object({
   orderId: Type.String(),
   item: Type.String(),
@@ -75,7 +70,8 @@ export const Order = Type.Object({
   currency: Type.String(),
   status: Type.Literal('paid'),
   createdAt: Type.String(),
-  payment: OrderPayment,
+  /** What payment answered for the charge. */
+  payment: Payment,
   paymentPod: Type.String(),
   via: Via,
   url: Type.String(),
@@ -99,6 +95,8 @@ export type NameResolution = Static<typeof NameResolution>
 /** What this pod can see of the cluster's Service discovery. */
 export const Discovery = Type.Object({
   serviceVariables: Type.Record(Type.String(), Type.String()),
+  /** POD_NAME, POD_IP, POD_NAMESPACE, NODE_NAME where the manifest passes them. */
+  downwardApi: Type.Record(Type.String(), Type.String()),
   resolvConf: Type.Union([ResolvConf, Type.Null()]),
   names: Type.Array(NameResolution),
 })

@@ -12,6 +12,7 @@ export function startOrder(build: Build = sourceBuild()) {
       identity: resolveIdentity(config.SERVICE_NAME ?? 'order', build.version),
       logLevel: config.LOG_LEVEL,
       faults: config.FAULTS === 'on',
+      allowedHosts: config.ALLOWED_HOSTS.split(',').filter(Boolean),
       build,
     }),
   )

@@ -1,4 +1,5 @@
 import Type, { type Static } from 'typebox'
+import { Address, Name } from '../shared/schemas.ts'
 
 /** A charge as order asks for it. */
 export const PaymentRequest = Type.Object(
@@ -12,15 +13,16 @@ export const PaymentRequest = Type.Object(
 export type PaymentRequest = Static<typeof PaymentRequest>
 
 /** The pod that took a payment: what order reports as `paymentPod`. */
-export const ProcessedBy = Type.Object({ pod: Type.String(), ip: Type.String(), node: Type.String() })
+export const ProcessedBy = Type.Object({ pod: Name, ip: Address, node: Name })
 
+/** A payment as payment answers it, and as order accepts it: order checks payment's answers against this. */
 export const Payment = Type.Object({
-  paymentId: Type.String(),
-  orderId: Type.String(),
-  amount: Type.Integer(),
-  currency: Type.String(),
+  paymentId: Type.String({ pattern: '^pay_[A-Za-z0-9-]{1,64}$' }),
+  orderId: PaymentRequest.properties.orderId,
+  amount: PaymentRequest.properties.amount,
+  currency: PaymentRequest.properties.currency,
   status: Type.Literal('approved'),
   processedBy: ProcessedBy,
-  createdAt: Type.String(),
+  createdAt: Type.String({ maxLength: 32 }),
 })
 export type Payment = Static<typeof Payment>

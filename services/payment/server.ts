@@ -11,6 +11,7 @@ export function startPayment(build: Build = sourceBuild()) {
       identity: resolveIdentity(config.SERVICE_NAME ?? 'payment', build.version),
       logLevel: config.LOG_LEVEL,
       faults: config.FAULTS === 'on',
+      allowedHosts: config.ALLOWED_HOSTS.split(',').filter(Boolean),
       build,
       // process.stdout writes a pipe synchronously on Linux (pino's default stream writes later): each line, the
       // 'payment created' audit line included, is out of the process before the answer, even if SIGKILL follows.

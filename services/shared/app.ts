@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyServerOptions } from 'fastify'
+import { clientErrorHandler, type Limits, Load, limitedServer } from './limits.ts'
 import { errors } from './plugins/errors.ts'
 import { faults } from './plugins/faults.ts'
 import { health } from './plugins/health.ts'
+import { hostCheck } from './plugins/host-check.ts'
 import { type LogOptions, loggingOptions } from './plugins/logging.ts'
 import { metrics } from './plugins/metrics.ts'
 import { negotiation } from './plugins/negotiation.ts'
@@ -16,7 +18,16 @@ type ValidatorFactory = NonNullable<
 
 export interface ServiceOptions extends LogOptions {
   faults?: boolean
+  /** What the pod takes on at once; each service knows its own cost per request. */
+  limits?: Partial<Limits>
+  /** Host names served besides the pod's Service names (ALLOWED_HOSTS). */
+  allowedHosts?: string[]
 }
+
+/** Letters, digits and `._:-`, up to 64: a UUID, a trace id, a test's own name for a request. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/
+
+export const DEFAULT_LIMITS: Limits = { connections: 4096, inFlight: 64, pipelined: 16, perConnection: 1000 }
 
 /**
  * The Fastify instance both services start from: JSON logs with the pod and a request id, one error shape, answers
@@ -24,12 +35,20 @@ export interface ServiceOptions extends LogOptions {
  * routes on top.
  */
 export function createServiceApp(options: ServiceOptions) {
+  const limits = { ...DEFAULT_LIMITS, ...options.limits }
+  const load = new Load()
   const app = Fastify({
     ...serverOptions,
+    serverFactory: limitedServer(limits, load),
+    clientErrorHandler,
     ...loggingOptions(options),
-    // An incoming x-request-id is kept and passed on upstream, so one order can be followed through both services.
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    // An incoming x-request-id is kept and passed on upstream, so one order can be followed through both services;
+    // it is copied into every log line and every upstream call, so only a short, plain one is taken.
+    requestIdHeader: false,
+    genReqId: (request) => {
+      const given = request.headers['x-request-id']
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
+    },
     // Given as options, so Fastify never loads Ajv and fast-json-stringify for compilers it would not use. (Fastify
     // types these factories after Ajv's; ours take the same route definitions.)
     schemaController: {
@@ -40,8 +59,10 @@ export function createServiceApp(options: ServiceOptions) {
     },
   }).withTypeProvider<TypeBoxTypeProvider>()
 
+  app.decorate('load', load)
   app.register(negotiation)
   app.register(errors)
+  app.register(hostCheck, { namespace: options.identity.namespace, allowed: options.allowedHosts ?? [] })
   app.register(health)
   app.register(metrics)
   if (options.faults) app.register(faults)
@@ -49,3 +70,10 @@ export function createServiceApp(options: ServiceOptions) {
 }
 
 export type ServiceApp = ReturnType<typeof createServiceApp>
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** What the server is carrying right now, and what it turned away. */
+    load: Load
+  }
+}

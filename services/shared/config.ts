@@ -13,6 +13,8 @@ export const CommonConfig = Type.Object({
   SHUTDOWN_TIMEOUT_SECONDS: Type.Number({ minimum: 1, maximum: 120, default: 20 }),
   FAULTS: Type.Enum(['on', 'off'], { default: 'off' }),
   SERVICE_NAME: Type.Optional(DnsLabel),
+  // Host names served besides the pod's own Service names, comma-separated: an Ingress host, `*.example.com`.
+  ALLOWED_HOSTS: Type.String({ maxLength: 1024, pattern: '^[-a-z0-9.*,]*$', default: '' }),
 })
 export type CommonConfig = Static<typeof CommonConfig>
 

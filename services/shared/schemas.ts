@@ -29,14 +29,23 @@ export type ErrorBody = Static<typeof ErrorBody>
 /** Route schema entries for every error answer, so each route documents the shape its failures take. */
 export const errorResponses = { '4xx': ErrorBody, '5xx': ErrorBody }
 
+/**
+ * A name as Kubernetes gives pods, nodes and namespaces (a DNS subdomain), letting capitals and `_` through for a
+ * laptop's hostname; `unknown` is one too. What one service reports of itself, the other accepts: nothing longer,
+ * and nothing that could break a log line, a metric label or a line of curl's text.
+ */
+export const Name = Type.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9]([-A-Za-z0-9._]*[A-Za-z0-9])?$' })
+/** An IPv4 or IPv6 address, or `unknown`. */
+export const Address = Type.String({ minLength: 1, maxLength: 45, pattern: '^([0-9a-fA-F:.]+|unknown)$' })
+
 /** Who answered, in the terms a pod uses. Every field is filled: `unknown` rather than blank. */
 export const Identity = Type.Object({
-  service: Type.String(),
-  version: Type.String(),
-  pod: Type.String(),
-  ip: Type.String(),
-  namespace: Type.String(),
-  node: Type.String(),
+  service: Name,
+  version: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._+-]+$' }),
+  pod: Name,
+  ip: Address,
+  namespace: Name,
+  node: Name,
 })
 export type Identity = Static<typeof Identity>
 

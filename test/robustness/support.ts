@@ -162,6 +162,7 @@ export function loopbackOrderConfig(paymentPort: number, overrides: Partial<Orde
     SHUTDOWN_DRAIN_SECONDS: 0,
     SHUTDOWN_TIMEOUT_SECONDS: 5,
     FAULTS: 'off',
+    ALLOWED_HOSTS: '',
     PAYMENT_SERVICE_HOST: '127.0.0.1',
     PAYMENT_SERVICE_PORT: paymentPort,
     UPSTREAM_PAYMENT_NAME: 'localhost',

@@ -4,7 +4,7 @@ import type { OrderConfig } from '../config.ts'
 import type { Discovery, NameResolution } from '../schemas.ts'
 import { serviceName } from '../upstream/targets.ts'
 import { parseResolvConf } from './resolv-conf.ts'
-import { serviceVariables } from './service-variables.ts'
+import { downwardApiVariables, serviceVariables } from './service-variables.ts'
 
 async function resolveNow(name: string): Promise<NameResolution> {
   try {
@@ -31,5 +31,5 @@ export async function discover(env: NodeJS.ProcessEnv, config: OrderConfig, name
     readFile('/etc/resolv.conf', 'utf8').then(parseResolvConf, () => null),
     Promise.all(configuredNames(config, namespace).map(resolveNow)),
   ])
-  return { serviceVariables: serviceVariables(env), resolvConf, names }
+  return { serviceVariables: serviceVariables(env), downwardApi: downwardApiVariables(env), resolvConf, names }
 }

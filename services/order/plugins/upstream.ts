@@ -21,6 +21,8 @@ declare module 'fastify' {
   }
 }
 
+const MAX_POD_LABELS = 64
+
 /** order's client for its upstream Services, and the counter of every call it makes. */
 export const upstream = fp<{ timeoutMs: number }>(
   async (app, { timeoutMs }) => {
@@ -31,7 +33,17 @@ export const upstream = fp<{ timeoutMs: number }>(
       labelNames: ['service', 'via', 'pod', 'outcome'] as const,
       registers: [app.metrics.registry],
     })
-    app.decorate('upstream', { client, count: (outcome: CallOutcome) => calls.inc({ ...outcome }) })
+    // Pod names are validated upstream answers, and pods come and go with every rollout: a bound on how many are
+    // kept as label values keeps a long-lived order pod's metrics from growing with them.
+    const pods = new Set<string>([''])
+    const podLabel = (pod: string) => {
+      if (pods.has(pod)) return pod
+      if (pods.size > MAX_POD_LABELS) return 'other'
+      pods.add(pod)
+      return pod
+    }
+    const count = (outcome: CallOutcome) => calls.inc({ ...outcome, pod: podLabel(outcome.pod) })
+    app.decorate('upstream', { client, count })
     app.addHook('onClose', async () => client.close())
   },
   { name: 'order-upstream', dependencies: ['snackbar-metrics'] },

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Agent } from 'undici'
 import { HttpError } from '../../shared/http-error.ts'
 import type { ConnectionMode } from '../schemas.ts'
-import { BROKEN, errorCode, explain } from './failures.ts'
+import { BROKEN, DEADLINE, errorCode, explain } from './failures.ts'
 import { Resolver } from './resolver.ts'
 import type { Target } from './targets.ts'
 
@@ -63,6 +63,14 @@ export function retryAfter(
   return undefined
 }
 
+interface Attempt {
+  connection: ConnectionMode
+  dispatcher: Agent
+  signal: AbortSignal
+  started: number
+  msLeft: number
+}
+
 /**
  * Calls to the upstreams order is configured with, and nothing else. Failures become HttpErrors that say what was
  * tried and what it means.
@@ -86,7 +94,7 @@ export class UpstreamClient {
       // A retry always takes a new connection, so the Service picks a pod afresh.
       const connection = attempt === 1 ? options.connection : 'new'
       try {
-        return { ...(await this.#once<T>(target, options, connection)), attempts: attempt, retriedAfter }
+        return { ...(await this.#once<T>(target, options, connection, deadline)), attempts: attempt, retriedAfter }
       } catch (error) {
         const code = errorCode(error)
         const next = retryAfter(code, tried, options, deadline - performance.now())
@@ -101,12 +109,27 @@ export class UpstreamClient {
     }
   }
 
-  async #once<T>(target: Target, options: CallOptions, connection: ConnectionMode) {
+  /** One attempt, bounded by the call's deadline: the lookup, the connection, the headers and the whole body. */
+  async #once<T>(target: Target, options: CallOptions, connection: ConnectionMode, deadline: number) {
     const dispatcher = (this.#agents ?? (await this.#loadAgents()))[connection]
     const started = performance.now()
-    const address = await this.#resolver.resolve(target.host)
+    const msLeft = Math.max(1, Math.ceil(deadline - started))
+    const signal = AbortSignal.timeout(msLeft)
+    try {
+      return await this.#exchange<T>(target, options, { connection, dispatcher, signal, started, msLeft })
+    } catch (error) {
+      // undici reports the abort as its own error; the cause is that the call ran out of time.
+      if (signal.aborted) throw Object.assign(new Error('the call ran past its deadline'), { code: DEADLINE })
+      throw error
+    }
+  }
+
+  async #exchange<T>(target: Target, options: CallOptions, attempt: Attempt) {
+    const { connection, dispatcher, signal, started } = attempt
+    const address = await this.#resolver.resolve(target.host, attempt.msLeft)
     const hasBody = options.body !== undefined
     const response = await dispatcher.request({
+      signal,
       origin: `http://${isIP(address) === 6 ? `[${address}]` : address}:${target.port}`,
       path: options.path,
       method: options.method ?? 'GET',

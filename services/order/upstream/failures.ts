@@ -3,7 +3,15 @@ import type { Target } from './targets.ts'
 
 /** The connection broke after the request may have been sent. */
 export const BROKEN = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED'])
-const TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT'])
+/** The call's own deadline: UPSTREAM_TIMEOUT_MS bounds the whole call, not only the gaps between its bytes. */
+export const DEADLINE = 'DEADLINE'
+const TIMEOUTS = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'ETIMEDOUT',
+  DEADLINE,
+])
 const DNS_FAILURES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL', 'ENODATA'])
 
 /** The error code of whatever a call threw: Node's, undici's, or the cause's. */

@@ -24,26 +24,28 @@ export class Resolver {
     this.#lookup = lookup
   }
 
-  resolve(host: string): Promise<string> {
+  /** The address to connect to; the wait for it ends with the call's time left, however long the lookup takes. */
+  resolve(host: string, msLeft = this.#timeoutMs): Promise<string> {
     if (isIP(host)) return Promise.resolve(host)
     const now = Date.now()
     const cached = this.#cache.get(host)
-    if (cached && cached.expires > now) return cached.address
-    const address = this.#lookupBounded(host)
-    address.catch(() => {})
-    this.#cache.set(host, { address, expires: now + DNS_TTL_MS })
-    return address
+    const address = cached && cached.expires > now ? cached.address : this.#lookup(host).then(firstAddress)
+    if (address !== cached?.address) {
+      address.catch(() => {})
+      this.#cache.set(host, { address, expires: now + DNS_TTL_MS })
+    }
+    return bounded(address, Math.min(msLeft, this.#timeoutMs))
   }
+}
 
-  #lookupBounded(host: string): Promise<string> {
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(
-        () => reject(Object.assign(new Error('lookup timed out'), { code: 'EAI_AGAIN' })),
-        this.#timeoutMs,
-      )
-    })
-    const found = this.#lookup(host).then((all) => (all.find((a) => a.family === 4) ?? all[0])!.address)
-    return Promise.race([found, timeout]).finally(() => clearTimeout(timer))
-  }
+const firstAddress = (all: { address: string; family: number }[]) =>
+  (all.find((a) => a.family === 4) ?? all[0])!.address
+
+/** A lookup that does not answer in time fails as a resolver that got no answer does, with EAI_AGAIN. */
+function bounded(address: Promise<string>, ms: number): Promise<string> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error('lookup timed out'), { code: 'EAI_AGAIN' })), ms)
+  })
+  return Promise.race([address, timeout]).finally(() => clearTimeout(timer))
 }

@@ -1,7 +1,8 @@
 import { HttpError } from '../../shared/http-error.ts'
-import type { Identity } from '../../shared/schemas.ts'
 import type { Upstream } from '../plugins/upstream.ts'
 import type { CallReport, ConnectionMode } from '../schemas.ts'
+import { accept, PodAnswer } from '../upstream/answers.ts'
+import type { UpstreamCall } from '../upstream/client.ts'
 import type { Target } from '../upstream/targets.ts'
 
 // A GET is safe to repeat: a pod that vanished mid-call is retried twice on new connections.
@@ -16,25 +17,25 @@ export interface Ask {
   refusedRetries?: number | 'withinTimeout'
 }
 
+/** An answer other than 200 from a Service's pod, as order explains it. */
+export function refused({ statusCode, address }: UpstreamCall<unknown>, target: Target): HttpError {
+  if (statusCode === 503) {
+    const message = `${target.url} answered 503: the pod is at its limit, as this one would be; retry in a second`
+    return new HttpError(503, 'UPSTREAM_BUSY', message, { url: target.url, address }, { retryAfterSeconds: 1 })
+  }
+  return new HttpError(502, 'UPSTREAM_ERROR', `${target.url} answered ${statusCode}`, { url: target.url, address })
+}
+
 /** GET / of a Service, reporting which pod answered; every call is counted, failures by their code. */
 export async function askPod({ client, count }: Upstream, ask: Ask): Promise<CallReport> {
   const { service, target, connection, requestId, refusedRetries = 'withinTimeout' } = ask
   try {
-    const { body, statusCode, ...call } = await client.call<Identity>(target, {
-      path: '/',
-      connection,
-      requestId,
-      retries: GET_RETRIES,
-      refusedRetries,
-    })
-    if (statusCode !== 200) {
-      throw new HttpError(502, 'UPSTREAM_ERROR', `${target.url} answered ${statusCode}`, {
-        url: target.url,
-        address: call.address,
-      })
-    }
-    count({ service, via: target.via, pod: body.pod, outcome: 'ok' })
-    return { ...call, answeredBy: body }
+    const call = await client.call(target, { path: '/', connection, requestId, retries: GET_RETRIES, refusedRetries })
+    if (call.statusCode !== 200) throw refused(call, target)
+    const answeredBy = accept(PodAnswer, call.body, target, 'a pod identity')
+    count({ service, via: target.via, pod: answeredBy.pod, outcome: 'ok' })
+    const { body: _body, statusCode: _status, ...report } = call
+    return { ...report, answeredBy }
   } catch (error) {
     count({ service, via: target.via, pod: '', outcome: (error as HttpError).code ?? 'UNKNOWN' })
     throw error

@@ -1,21 +1,14 @@
-import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { HttpError } from '../http-error.ts'
-import type { ErrorBody } from '../schemas.ts'
+import { errorBody, HttpError } from '../http-error.ts'
 
-const body = (statusCode: number, code: string, message: string, details: Record<string, unknown> = {}): ErrorBody => ({
-  statusCode,
-  error: STATUS_CODES[statusCode] ?? 'Error',
-  code,
-  message,
-  ...details,
-})
+const body = errorBody
 
 function handleError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   reply.failed = true
   if (error instanceof HttpError) {
     request.log[error.statusCode >= 500 ? 'warn' : 'info']({ code: error.code, ...error.details }, error.message)
+    if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds))
     return reply.code(error.statusCode).send(body(error.statusCode, error.code, error.message, error.details))
   }
   const statusCode = error.validation ? 400 : (error.statusCode ?? 500)

@@ -18,6 +18,17 @@ class OneLinePerRequest extends LogController {
   }
 }
 
+// pino's JSON escapes C0 controls, quotes and backslashes; these it leaves as they are, and a terminal or a log
+// viewer acts on them: C1 controls (NEL, CSI, ...), DEL, and the Unicode line and paragraph separators.
+const UNESCAPED_CONTROL = /[\u007f-\u009f\u2028\u2029]/
+const UNESCAPED_CONTROLS = new RegExp(UNESCAPED_CONTROL.source, 'g')
+const escapeControl = (char: string) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`
+
+/** Every log line as written, with no control character left raw in any field. */
+export function escapeControls(line: string): string {
+  return UNESCAPED_CONTROL.test(line) ? line.replace(UNESCAPED_CONTROLS, escapeControl) : line
+}
+
 export interface LogOptions {
   identity: Identity
   /** A pino level, or false for no logs at all. */
@@ -36,6 +47,7 @@ export function loggingOptions({ identity, logLevel = 'info', logStream }: LogOp
             level: logLevel,
             base: { service: identity.service, pod: identity.pod },
             timestamp: () => `,"time":"${new Date().toISOString()}"`,
+            hooks: { streamWrite: escapeControls },
             ...(logStream && { stream: logStream }),
           },
     logController: new OneLinePerRequest(),

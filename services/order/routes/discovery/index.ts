@@ -4,7 +4,7 @@ import type { OrderConfig } from '../../config.ts'
 import { discover } from '../../discovery/discover.ts'
 import { Discovery } from '../../schemas.ts'
 
-function discoveryText({ serviceVariables: variables, resolvConf, names }: Discovery): string {
+function discoveryText({ serviceVariables: variables, downwardApi, resolvConf, names }: Discovery): string {
   const width = Math.max(...names.map(({ name }) => name.length))
   const entries = Object.entries(variables)
   const resolver = resolvConf
@@ -17,6 +17,10 @@ function discoveryText({ serviceVariables: variables, resolvConf, names }: Disco
   const lines = [
     'Service variables (injected for each Service that existed when this pod started):',
     ...(entries.length > 0 ? entries.map(([key, value]) => `  ${key}=${value}`) : ['  (none)']),
+    "Downward API (the pod's own facts, where the manifest passes them):",
+    ...(Object.keys(downwardApi).length > 0
+      ? Object.entries(downwardApi).map(([key, value]) => `  ${key}=${value}`)
+      : ['  (none: names come from the hostname and the service account)']),
     '/etc/resolv.conf:',
     ...resolver,
     'Names, resolved now:',

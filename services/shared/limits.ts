@@ -1,0 +1,121 @@
+// What one pod takes on at once, enforced in the HTTP server before a request reaches Fastify, so that turning
+// work away costs next to nothing: a 50m pod that spent its CPU refusing requests expensively would still fall over.
+// The values are measured (npm run bench, test/robustness): README "Limits" says what each protects.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import type { FastifyHttpOptions } from 'fastify'
+import { errorBody } from './http-error.ts'
+
+export interface Limits {
+  /** Open connections; beyond it the server drops new ones at once (Node's maxConnections). */
+  connections: number
+  /** Requests being answered at once; beyond it, 503 with Retry-After, probes excepted. */
+  inFlight: number
+  /** Requests one connection may have waiting to be answered (HTTP pipelining); beyond it, the connection is cut. */
+  pipelined: number
+  /** Requests one kept-alive connection carries before the server asks the client to open a new one. */
+  perConnection: number
+}
+
+/** Probes must be answered however busy the pod is: a liveness probe that fails under load restarts a working pod. */
+const PROBES = new Set(['/healthz', '/readyz'])
+const RETRY_AFTER_SECONDS = 1
+
+const queued = Symbol('snackbar.queued')
+type CountedSocket = Socket & { [queued]?: number }
+
+/** Server-wide accounting, readable for metrics and tests. */
+export class Load {
+  inFlight = 0
+  shed = 0
+  cut = 0
+}
+
+function isProbe(url = ''): boolean {
+  const end = url.indexOf('?')
+  return PROBES.has(end < 0 ? url : url.slice(0, end))
+}
+
+/** A 503 written straight on the response, in the error shape, as text for curl and JSON for whoever asks. */
+function shed(request: IncomingMessage, response: ServerResponse, limits: Limits): void {
+  const body = errorBody(
+    503,
+    'OVERLOADED',
+    `this pod is already answering ${limits.inFlight} requests, as many as its CPU allows; retry in ${RETRY_AFTER_SECONDS} s`,
+  )
+  const json = request.headers.accept?.includes('application/json') || request.url?.includes('format=json')
+  const text = json ? JSON.stringify(body) : `${body.statusCode} ${body.code}: ${body.message}\n`
+  response.writeHead(503, {
+    'content-type': json ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'retry-after': String(RETRY_AFTER_SECONDS),
+  })
+  response.end(text)
+}
+
+/**
+ * Counts the request against its connection and the server; answers `false` when it was turned away. A connection
+ * that pipelines more than its share without reading the answers is cut: its requests would only pile up in memory.
+ */
+function admit(request: IncomingMessage, response: ServerResponse, limits: Limits, load: Load): boolean {
+  const socket = request.socket as CountedSocket
+  const waiting = (socket[queued] ?? 0) + 1
+  if (waiting > limits.pipelined) {
+    load.cut++
+    socket.destroy()
+    return false
+  }
+  // A refused request waits for its answer on the connection like any other: it counts against the connection.
+  socket[queued] = waiting
+  const admitted = load.inFlight < limits.inFlight || isProbe(request.url)
+  if (admitted) load.inFlight++
+  response.once('close', () => {
+    socket[queued] = (socket[queued] ?? 1) - 1
+    if (admitted) load.inFlight--
+  })
+  if (!admitted) {
+    load.shed++
+    shed(request, response, limits)
+  }
+  return admitted
+}
+
+type Handler = (request: IncomingMessage, response: ServerResponse) => void
+
+/** Fastify's serverFactory: Node's HTTP server with Fastify's timeouts and these limits. */
+export function limitedServer(limits: Limits, load: Load) {
+  return (handler: Handler, options: FastifyHttpOptions<Server>): Server => {
+    const server = createServer(options.http ?? {}, (request, response) => {
+      if (admit(request, response, limits, load)) handler(request, response)
+    })
+    server.keepAliveTimeout = options.keepAliveTimeout ?? 5_000
+    server.requestTimeout = options.requestTimeout ?? 0
+    server.setTimeout(options.connectionTimeout ?? 0)
+    server.maxRequestsPerSocket = limits.perConnection
+    server.maxConnections = limits.connections
+    return server
+  }
+}
+
+// Node's parser turns these away before any route runs; they get the one error shape too, as JSON: the request that
+// could not be parsed says nothing about what its client reads.
+const CLIENT_ERRORS: Record<string, [number, string, string]> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'REQUEST_TIMEOUT', 'the request took too long to arrive'],
+  HPE_HEADER_OVERFLOW: [431, 'HEADERS_TOO_LARGE', 'the request headers are larger than this server accepts'],
+}
+
+/** Fastify's clientErrorHandler: what Node's HTTP parser refused, answered in the project's error shape. */
+export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return
+  const [status, code, message] = CLIENT_ERRORS[error.code ?? ''] ?? [
+    400,
+    'BAD_REQUEST',
+    'the request is not valid HTTP',
+  ]
+  const json = JSON.stringify(errorBody(status, code, message))
+  if (socket.writable) {
+    const head = `HTTP/1.1 ${status} ${errorBody(status, code, message).error}\r\nContent-Type: application/json; charset=utf-8`
+    socket.write(`${head}\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`)
+  }
+  socket.destroy(error)
+}
