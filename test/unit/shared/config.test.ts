@@ -14,6 +14,7 @@ describe('readConfig', () => {
       SHUTDOWN_DRAIN_SECONDS: 5,
       SHUTDOWN_TIMEOUT_SECONDS: 20,
       FAULTS: 'off',
+      ALLOWED_HOSTS: '',
     })
   })
 
@@ -65,6 +66,7 @@ describe('readConfig', () => {
       'invalid configuration: LOG_LEVEL must be equal to one of the allowed values (fatal, error, warn, info, debug, trace, silent)',
     ],
     [{ FAULTS: 'true' }, 'invalid configuration: FAULTS must be equal to one of the allowed values (on, off)'],
+    [{ ALLOWED_HOSTS: 'shop.example.com:443' }, 'invalid configuration: ALLOWED_HOSTS must match pattern'],
   ])('when the environment has %j, then a ConfigError says "%s"', (env, message) => {
     const reading = () => read(env)
 

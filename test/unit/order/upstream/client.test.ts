@@ -283,6 +283,38 @@ describe('UpstreamClient against loopback servers', () => {
     expect(server.requests).toHaveLength(1)
   })
 
+  it('when the upstream trickles its answer, each byte in time but the whole too late, then 504 at the call’s deadline', async () => {
+    const server = await upstream((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' }).write(' ')
+      const trickle = setInterval(() => response.write(' '), 50)
+      setTimeout(() => {
+        clearInterval(trickle)
+        response.end('{}')
+      }, 3_000).unref()
+    })
+    const client = servers.upstreamClient(300)
+    const started = performance.now()
+
+    const error = await failed(client.call(server.target, get))
+
+    expect(error).toMatchObject({ statusCode: 504, code: 'UPSTREAM_TIMEOUT' })
+    expect(performance.now() - started).toBeLessThan(1_500)
+  })
+
+  it('when the lookup and the answer each fit in the timeout but not together, then 504: the timeout bounds the whole call', async () => {
+    const server = await upstream((_request, response) => void setTimeout(() => response.end('{}'), 200))
+    const slowLookup = new Resolver(400, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      return [{ address: '127.0.0.1', family: 4 }]
+    })
+    const target = paymentTarget(readOrderConfig({ UPSTREAM_PAYMENT_PORT: String(server.port) }), 'snackbar', 'fqdn')
+    const client = servers.upstreamClient(300, slowLookup)
+
+    const error = await failed(client.call(target, get))
+
+    expect(error).toMatchObject({ statusCode: 504, code: 'UPSTREAM_TIMEOUT' })
+  })
+
   it('when the upstream answers something that is not JSON, then 502 UPSTREAM_BAD_ANSWER names the URL and address', async () => {
     const { target } = await upstream((_request, response) => response.end('<html>nginx</html>'))
     const client = servers.upstreamClient(1_000)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { readOrderConfig } from '../../../../services/order/config.ts'
-import { type Attempted, errorCode, explain } from '../../../../services/order/upstream/failures.ts'
+import { type Attempted, DEADLINE, errorCode, explain } from '../../../../services/order/upstream/failures.ts'
 import { paymentTarget } from '../../../../services/order/upstream/targets.ts'
 import { HttpError } from '../../../../services/shared/http-error.ts'
 
@@ -36,7 +36,7 @@ describe('explain', () => {
     },
   )
 
-  it.each(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT'])(
+  it.each(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT', DEADLINE])(
     'when the call timed out with %s, then 504 UPSTREAM_TIMEOUT says how long was waited',
     (code) => {
       const error = explain(failure(code), attempt)

@@ -99,6 +99,16 @@ describe('Resolver', () => {
     expect(performance.now() - started).toBeLessThan(1_000)
   })
 
+  it('when the call has less time left than the timeout, then the wait for the lookup ends with the call’s time', async () => {
+    const resolver = new Resolver(5_000, () => new Promise(() => {}))
+    const started = performance.now()
+
+    const resolving = resolver.resolve('slow.snackbar', 100)
+
+    await expect(resolving).rejects.toMatchObject({ code: 'EAI_AGAIN' })
+    expect(performance.now() - started).toBeLessThan(1_000)
+  })
+
   it('when a name has IPv4 and IPv6 addresses, then the IPv4 one is used, whatever the order', async () => {
     const { lookup } = lookupFrom(CLUSTER)
 

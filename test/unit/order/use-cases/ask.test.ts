@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { askPod } from '../../../../services/order/use-cases/ask.ts'
 import { freePort } from '../../../support/net.ts'
-import { envTarget, Loopback } from '../../../support/services.ts'
+import { envTarget, identity, Loopback } from '../../../support/services.ts'
 
 const servers = new Loopback()
 afterAll(() => servers.close())
@@ -34,7 +34,7 @@ describe('askPod', () => {
   })
 
   it('when the pod answers GET / with another status, then 502 UPSTREAM_ERROR says which, counted by that code', async () => {
-    const { port } = await servers.raw((_request, response) => response.writeHead(503).end('{"status":"draining"}'))
+    const { port } = await servers.raw((_request, response) => response.writeHead(500).end('{"oops":true}'))
     const { upstream, counted } = servers.countedUpstream(1_000)
 
     const asking = askPod(upstream, ask(port))
@@ -42,10 +42,41 @@ describe('askPod', () => {
     await expect(asking).rejects.toMatchObject({
       statusCode: 502,
       code: 'UPSTREAM_ERROR',
-      message: `http://127.0.0.1:${port}/ answered 503`,
+      message: `http://127.0.0.1:${port}/ answered 500`,
       details: { url: `http://127.0.0.1:${port}/`, address: `127.0.0.1:${port}` },
     })
     expect(counted).toEqual([{ service: 'payment', via: 'env', pod: '', outcome: 'UPSTREAM_ERROR' }])
+  })
+
+  it('when the pod answers 503, then 503 UPSTREAM_BUSY asks the client to retry in a second', async () => {
+    const { port } = await servers.raw((_request, response) => response.writeHead(503).end('{"status":"busy"}'))
+    const { upstream, counted } = servers.countedUpstream(1_000)
+
+    const asking = askPod(upstream, ask(port))
+
+    await expect(asking).rejects.toMatchObject({ statusCode: 503, code: 'UPSTREAM_BUSY', retryAfterSeconds: 1 })
+    expect(counted).toEqual([{ service: 'payment', via: 'env', pod: '', outcome: 'UPSTREAM_BUSY' }])
+  })
+
+  it('when the answer is not a pod identity, then 502 UPSTREAM_BAD_ANSWER and the pod name it gave is counted nowhere', async () => {
+    const answer = { ...identity('payment', 'payment-a'), pod: '<script>x</script>' }
+    const { port } = await servers.raw((_request, response) => response.end(JSON.stringify(answer)))
+    const { upstream, counted } = servers.countedUpstream(1_000)
+
+    const asking = askPod(upstream, ask(port))
+
+    await expect(asking).rejects.toMatchObject({ statusCode: 502, code: 'UPSTREAM_BAD_ANSWER' })
+    expect(counted).toEqual([{ service: 'payment', via: 'env', pod: '', outcome: 'UPSTREAM_BAD_ANSWER' }])
+  })
+
+  it('when the identity comes with more than an identity, then only the identity is reported', async () => {
+    const answer = { ...identity('payment', 'payment-a'), secret: 'hunter2' }
+    const { port } = await servers.raw((_request, response) => response.end(JSON.stringify(answer)))
+    const { upstream } = servers.countedUpstream(1_000)
+
+    const report = await askPod(upstream, ask(port))
+
+    expect(report.answeredBy).toEqual(identity('payment', 'payment-a'))
   })
 
   it('when the call fails, then its failure is thrown and counted by its code, as many refusals retried as asked', async () => {

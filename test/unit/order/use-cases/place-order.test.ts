@@ -100,9 +100,7 @@ describe('placeOrder', () => {
     expect(orders.size).toBe(0)
   })
 
-  // Bug: a charge that payment answered with a 4xx is counted nowhere: charge() counts only calls that threw, and
-  // placeOrder counts only paid ones, so upstream_calls_total misses every rejected charge.
-  it.fails('when payment refuses the charge, then the call is counted as PAYMENT_REJECTED', async () => {
+  it('when payment refuses the charge, then the call is counted as PAYMENT_REJECTED', async () => {
     await postJson(
       `${payment.url}/payments`,
       { orderId: 'ord_taken-2', amount: 1, currency: 'KRW' },
@@ -110,9 +108,57 @@ describe('placeOrder', () => {
     )
     const { counted, ordering } = arrange('ord_taken-2')
 
-    await placeOrder({ item: 'sundae', quantity: 1 }, ordering).catch(() => {})
+    await expect(placeOrder({ item: 'sundae', quantity: 1 }, ordering)).rejects.toMatchObject({
+      code: 'PAYMENT_REJECTED',
+    })
 
-    expect(counted).toEqual([expect.objectContaining({ service: 'payment', via: 'env', outcome: 'PAYMENT_REJECTED' })])
+    expect(counted).toEqual([{ service: 'payment', via: 'env', pod: '', outcome: 'PAYMENT_REJECTED' }])
+  })
+
+  it('when payment refuses with a reason that is not a plain sentence, then the reason is not passed on', async () => {
+    const { port } = await servers.raw((_request, response) =>
+      response.writeHead(402).end(JSON.stringify({ message: 'declined\n{"forged":"log line"}' })),
+    )
+    const { ordering } = arrange('ord_declined', port)
+
+    const placing = placeOrder({ item: 'kimbap', quantity: 1 }, ordering)
+
+    await expect(placing).rejects.toMatchObject({
+      code: 'PAYMENT_REJECTED',
+      message: 'payment answered 402: no reason given',
+    })
+  })
+
+  it('when payment answers 503, then 503 UPSTREAM_BUSY names the order and asks for a retry in a second', async () => {
+    const { port } = await servers.raw((_request, response) => response.writeHead(503).end('{"status":"busy"}'))
+    const { orders, ordering } = arrange('ord_busy', port)
+
+    const placing = placeOrder({ item: 'kimbap', quantity: 1 }, ordering)
+
+    await expect(placing).rejects.toMatchObject({
+      statusCode: 503,
+      code: 'UPSTREAM_BUSY',
+      retryAfterSeconds: 1,
+      details: { orderId: 'ord_busy' },
+    })
+    expect(orders.size).toBe(0)
+  })
+
+  it('when payment says 201 but the answer is no payment, then 502 UPSTREAM_BAD_ANSWER names the order, and nothing is kept', async () => {
+    const { port } = await servers.raw((_request, response) =>
+      response.writeHead(201).end(JSON.stringify({ paymentId: 'pay_1', status: 'approved' })),
+    )
+    const { counted, orders, ordering } = arrange('ord_odd', port)
+
+    const placing = placeOrder({ item: 'kimbap', quantity: 1 }, ordering)
+
+    await expect(placing).rejects.toMatchObject({
+      statusCode: 502,
+      code: 'UPSTREAM_BAD_ANSWER',
+      details: { orderId: 'ord_odd' },
+    })
+    expect(orders.size).toBe(0)
+    expect(counted).toEqual([{ service: 'payment', via: 'env', pod: '', outcome: 'UPSTREAM_BAD_ANSWER' }])
   })
 
   it('when payment cannot be reached, then the failure names the order, is counted by its code, and nothing is kept', async () => {
