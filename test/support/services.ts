@@ -3,7 +3,12 @@ import type { FastifyInstance } from 'fastify'
 import { LocalService } from '../../scripts/local-service.ts'
 import { buildApp as buildOrder, type OrderAppOptions } from '../../services/order/app.ts'
 import { type OrderConfig, readOrderConfig } from '../../services/order/config.ts'
+import type { CallOutcome, Upstream } from '../../services/order/plugins/upstream.ts'
+import { UpstreamClient } from '../../services/order/upstream/client.ts'
+import type { Resolver } from '../../services/order/upstream/resolver.ts'
+import { paymentTarget, type Target } from '../../services/order/upstream/targets.ts'
 import { buildApp as buildPayment } from '../../services/payment/app.ts'
+import { createServiceApp, type ServiceOptions } from '../../services/shared/app.ts'
 import type { Identity } from '../../services/shared/schemas.ts'
 
 /** The payment pods a Service stand-in puts behind one address, unless a test names its own. */
@@ -66,6 +71,22 @@ export class Loopback {
     return { server, port: (server.address() as { port: number }).port }
   }
 
+  /** order's client for its upstreams, closed with the servers. A test's resolver answers names without any DNS. */
+  upstreamClient(timeoutMs: number, resolver?: Resolver): UpstreamClient {
+    const client = new UpstreamClient(timeoutMs, resolver)
+    this.#closers.push(() => client.close())
+    return client
+  }
+
+  /** order's upstream as its plugin builds it, whose count keeps every call outcome for the test to read. */
+  countedUpstream(timeoutMs: number): { upstream: Upstream; counted: CallOutcome[] } {
+    const counted: CallOutcome[] = []
+    return {
+      upstream: { client: this.upstreamClient(timeoutMs), count: (outcome) => void counted.push(outcome) },
+      counted,
+    }
+  }
+
   defer(closer: () => Promise<unknown>): void {
     this.#closers.push(closer)
   }
@@ -89,6 +110,20 @@ export const OFFLINE_DOMAIN = `${'d'.repeat(64)}.local`
 
 export function identity(service: string, pod: string): Identity {
   return { service, version: 'test', pod, ip: '127.0.0.1', namespace: 'snackbar', node: 'test-node' }
+}
+
+/** The bare app both services build on (errors, negotiation, health, metrics), quiet, for a test's own routes. */
+export function serviceApp(options: Partial<ServiceOptions> = {}) {
+  return createServiceApp({ identity: identity('test', 'test-pod'), logLevel: false, ...options })
+}
+
+/** payment reached via=env at a loopback port, as PAYMENT_SERVICE_HOST/PORT would point order at it. */
+export function envTarget(port: number, host = '127.0.0.1'): Target {
+  return paymentTarget(
+    readOrderConfig({ PAYMENT_SERVICE_HOST: host, PAYMENT_SERVICE_PORT: String(port) }),
+    'snackbar',
+    'env',
+  )
 }
 
 export async function getJson<T = Record<string, unknown>>(

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os'
 import { describe, expect, it } from 'vitest'
-import { resolveIdentity } from '../../../services/shared/identity.ts'
+import { identityLine, resolveIdentity } from '../../../services/shared/identity.ts'
 
 describe('pod identity', () => {
   it('when the downward API variables are set, then they name the pod', () => {
@@ -29,5 +29,22 @@ describe('pod identity', () => {
 
   it('when SNACKBAR_VERSION is set, then it is the version reported', () => {
     expect(resolveIdentity('order', 'test', { SNACKBAR_VERSION: '2.0.0-rc1' }).version).toBe('2.0.0-rc1')
+  })
+})
+
+describe('identity line', () => {
+  it('when a pod says who it is, then one line names the service, version, pod, ip, namespace and node', () => {
+    const identity = {
+      service: 'payment',
+      version: '1.0.0',
+      pod: 'payment-7d9c-abcde',
+      ip: '10.244.1.7',
+      namespace: 'snackbar',
+      node: 'worker-1',
+    }
+
+    const line = identityLine(identity)
+
+    expect(line).toBe('payment 1.0.0 pod=payment-7d9c-abcde ip=10.244.1.7 namespace=snackbar node=worker-1\n')
   })
 })

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { getJson, Loopback, postJson } from '../../../support/services.ts'
+import { buildApp } from '../../../../services/payment/app.ts'
+import { getJson, identity, Loopback, postJson } from '../../../support/services.ts'
 
 const servers = new Loopback()
 let base: string
@@ -86,5 +87,51 @@ describe('payment POST /payments', () => {
     const { status, body } = await getJson(`${base}/payments/pay_nope`)
     expect(status).toBe(404)
     expect(body.message).toMatch(/in memory, per pod/)
+  })
+})
+
+describe('payment /payments, in-process', () => {
+  const app = buildApp({ identity: identity('payment', 'payment-inject'), logLevel: false })
+  afterAll(() => app.close())
+  const charge = { orderId: 'ord_inject', amount: 7000, currency: 'KRW' }
+  const pay = (payload: unknown, headers: Record<string, string> = {}) =>
+    app.inject({ method: 'POST', url: '/payments', payload: payload as object, headers })
+
+  it('when curl makes a payment, then one line says the payment, the amount, the order and the pod', async () => {
+    const response = await pay(charge)
+
+    expect(response.statusCode).toBe(201)
+    expect(response.body).toMatch(/^pay_[0-9a-f-]{36} approved 7000 KRW for ord_inject by pod=payment-inject\n$/)
+  })
+
+  it('when curl reads a payment back, then it gets the same line', async () => {
+    const made = (await pay(charge, { accept: 'application/json' })).json()
+
+    const response = await app.inject({ url: `/payments/${made.paymentId}` })
+
+    expect(response.statusCode).toBe(200)
+    expect(response.body).toBe(`${made.paymentId} approved 7000 KRW for ord_inject by pod=payment-inject\n`)
+  })
+
+  it.each([
+    ['a property payment does not know', { ...charge, tip: 500 }, 'body must not have additional properties: tip'],
+    ['the amount as text', { ...charge, amount: '7000' }, 'body/amount must be integer'],
+    ['a fractional amount', { ...charge, amount: 70.5 }, 'body/amount must be integer'],
+    ['an order id with a slash', { ...charge, orderId: 'ord/1' }, 'body/orderId must match pattern'],
+  ])('when the body has %s, then 400 says so and no payment is made', async (_what, body, message) => {
+    const response = await pay(body)
+
+    expect(response.statusCode).toBe(400)
+    expect(response.json().message).toContain(message)
+  })
+
+  it.each([
+    ['empty', ''],
+    ['over 128 characters', 'k'.repeat(129)],
+  ])('when the Idempotency-Key is %s, then 400 names the header', async (_what, key) => {
+    const response = await pay(charge, { 'idempotency-key': key })
+
+    expect(response.statusCode).toBe(400)
+    expect(response.json().message).toMatch(/^headers\/idempotency-key must/)
   })
 })

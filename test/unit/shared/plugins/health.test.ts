@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Loopback } from '../../../support/services.ts'
+import { Readiness } from '../../../../services/shared/plugins/health.ts'
+import { Loopback, serviceApp } from '../../../support/services.ts'
 
 const servers = new Loopback()
 let base: string
@@ -16,5 +17,55 @@ describe('probes', () => {
       expect(response.status).toBe(200)
       expect(await response.text()).toBe('ok\n')
     }
+  })
+})
+
+describe('readiness', () => {
+  it.each([
+    ['nothing has happened yet', {}, false, 'starting'],
+    ['the server listens', { listening: true }, true, 'ready'],
+    ['it listens and shutdown began', { listening: true, draining: true }, false, 'draining: shutting down'],
+    [
+      'it listens and was disabled by hand',
+      { listening: true, disabled: true },
+      false,
+      'disabled by POST /readyz/disable',
+    ],
+    [
+      'it was disabled and then shutdown began',
+      { listening: true, disabled: true, draining: true },
+      false,
+      'draining: shutting down',
+    ],
+  ])('when %s, then ready is %s and the reason reads "%s"', (_when, state, ready, reason) => {
+    const readiness = Object.assign(new Readiness(), state)
+
+    expect(readiness.ready).toBe(ready)
+    expect(readiness.reason).toBe(reason)
+  })
+
+  it('when the app is built but not listening yet, then /readyz answers 503 starting while /healthz answers ok', async () => {
+    const app = serviceApp()
+
+    const [ready, alive] = [await app.inject({ url: '/readyz' }), await app.inject({ url: '/healthz' })]
+
+    expect([ready.statusCode, ready.body]).toEqual([503, 'starting\n'])
+    expect([alive.statusCode, alive.body]).toEqual([200, 'ok\n'])
+    await app.close()
+  })
+
+  it('when shutdown begins, then /readyz answers 503 draining, and every answer tells keep-alive clients to reconnect', async () => {
+    const { app } = await servers.listen(serviceApp())
+    const before = await app.inject({ url: '/readyz' })
+
+    app.readiness.draining = true
+    const ready = await app.inject({ url: '/readyz?format=json' })
+    const alive = await app.inject({ url: '/healthz' })
+
+    expect([before.statusCode, before.headers.connection]).toEqual([200, 'keep-alive'])
+    expect(ready.statusCode).toBe(503)
+    expect(ready.json()).toEqual({ status: 'draining: shutting down' })
+    expect(ready.headers.connection).toBe('close')
+    expect([alive.statusCode, alive.headers.connection]).toEqual([200, 'close'])
   })
 })
