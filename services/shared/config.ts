@@ -1,6 +1,7 @@
 import Type, { type Static, type TObject } from 'typebox'
 import { Value } from 'typebox/value'
 import { DnsLabel } from './schemas.ts'
+import { fromTextValues } from './validation.ts'
 
 /** Settings both services read from the environment. Each service adds its own properties. */
 export const CommonConfig = Type.Object({
@@ -35,7 +36,7 @@ export function readConfig<S extends TObject>(schema: S, env: NodeJS.ProcessEnv)
       .filter((key) => env[key] !== undefined && env[key] !== '')
       .map((key) => [key, env[key]]),
   )
-  const config = Value.Convert(schema, Value.Default(schema, known))
+  const config = fromTextValues(schema, Value.Default(schema, known))
   const [error] = Value.Errors(schema, config)
   if (error) {
     const name = error.instancePath.slice(1)

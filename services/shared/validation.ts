@@ -33,7 +33,7 @@ const NUMBER = /^-?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i
  * Text to the number or boolean the schema asks for, and nothing looser: `1.5` stays 1.5 (and fails an integer),
  * `false` is no number, and a repeated parameter stays a list (and fails a scalar). TypeBox's own Convert truncates.
  */
-function fromTextValues(schema: TSchema, value: unknown): unknown {
+export function fromTextValues(schema: TSchema, value: unknown): unknown {
   const { type, properties } = schema as { type?: string; properties?: Record<string, TSchema> }
   if (type === 'object' && properties && typeof value === 'object' && value !== null) {
     const record = value as Record<string, unknown>

@@ -143,7 +143,7 @@ export class UpstreamClient {
       },
       body: hasBody ? JSON.stringify(options.body) : undefined,
     })
-    const at = `${address}:${target.port}`
+    const at = `${isIP(address) === 6 ? `[${address}]` : address}:${target.port}`
     const body = parseJson<T>(await response.body.text(), target, at, response.statusCode)
     const ms = Math.round((performance.now() - started) * 10) / 10
     return { via: target.via, url: target.url, address: at, connection, statusCode: response.statusCode, body, ms }

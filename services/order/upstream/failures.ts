@@ -2,7 +2,14 @@ import { HttpError } from '../../shared/http-error.ts'
 import type { Target } from './targets.ts'
 
 /** The connection broke after the request may have been sent. */
-export const BROKEN = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED'])
+// An answer cut off after its headers is the same event seen later: undici then finds fewer bytes than announced.
+export const BROKEN = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+])
 /** The call's own deadline: UPSTREAM_TIMEOUT_MS bounds the whole call, not only the gaps between its bytes. */
 export const DEADLINE = 'DEADLINE'
 const TIMEOUTS = new Set([

@@ -21,7 +21,7 @@ declare module 'fastify' {
 export function chooseFormat(request: FastifyRequest): Format {
   const explicit = (request.query as { format?: Format } | undefined)?.format
   if (explicit) return explicit
-  const accept = request.headers.accept
+  const accept = request.headers.accept?.toLowerCase()
   if (accept === undefined) return 'text'
   if (accept.includes('application/json')) return 'json'
   if (accept.includes('text/html')) return 'html'

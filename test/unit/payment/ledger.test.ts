@@ -1,17 +1,23 @@
 import { describe, expect, it } from 'vitest'
-import { Ledger } from '../../../services/payment/ledger.ts'
+import { type Charge, Ledger } from '../../../services/payment/ledger.ts'
 import { identity } from '../../support/services.ts'
 
 const pod = { ...identity('payment', 'payment-7d9c-abcde'), ip: '10.244.1.7', node: 'worker-1' }
 const charge = (orderId: string, amount = 7000) => ({ orderId, amount, currency: 'KRW' })
+/** The payment of a charge that made or found one; a refused charge fails the test here. */
+const paymentOf = (result: Charge) => {
+  if (result.outcome === 'full') throw new Error(`the charge was refused: ${JSON.stringify(result)}`)
+  return result.payment
+}
 
 describe('Ledger.charge', () => {
   it('when a charge is new, then it is created, approved, stamped with this pod and kept', () => {
     const ledger = new Ledger(pod)
 
-    const { outcome, payment } = ledger.charge(charge('ord_1'), 'ord_1')
+    const result = ledger.charge(charge('ord_1'), 'ord_1')
+    const payment = paymentOf(result)
 
-    expect(outcome).toBe('created')
+    expect(result.outcome).toBe('created')
     expect(payment).toEqual({
       paymentId: expect.stringMatching(/^pay_[0-9a-f-]{36}$/),
       orderId: 'ord_1',
@@ -30,7 +36,7 @@ describe('Ledger.charge', () => {
 
     const again = ledger.charge(charge('ord_1'), 'ord_1')
 
-    expect(again).toEqual({ outcome: 'replayed', payment: first.payment })
+    expect(again).toEqual({ outcome: 'replayed', payment: paymentOf(first) })
     expect(ledger.size).toBe(1)
   })
 
@@ -38,13 +44,13 @@ describe('Ledger.charge', () => {
     ['another order', { orderId: 'ord_2' }],
     ['another amount', { amount: 1 }],
     ['another currency', { currency: 'USD' }],
-  ])('when a key already used comes with %s, then it is a conflict naming the first payment', (_what, change) => {
+  ])('when a key already used comes with %s, then it is a conflict with the first payment', (_what, change) => {
     const ledger = new Ledger(pod)
     const first = ledger.charge(charge('ord_1'), 'key-1')
 
     const other = ledger.charge({ ...charge('ord_1'), ...change }, 'key-1')
 
-    expect(other).toEqual({ outcome: 'conflict', payment: first.payment })
+    expect(other).toEqual({ outcome: 'conflict', payment: paymentOf(first) })
     expect(ledger.size).toBe(1)
   })
 
@@ -54,23 +60,45 @@ describe('Ledger.charge', () => {
     const [a, b] = [ledger.charge(charge('ord_1')), ledger.charge(charge('ord_1'))]
 
     expect([a.outcome, b.outcome]).toEqual(['created', 'created'])
-    expect(a.payment.paymentId).not.toBe(b.payment.paymentId)
+    expect(paymentOf(a).paymentId).not.toBe(paymentOf(b).paymentId)
     expect(ledger.size).toBe(2)
   })
 })
 
 describe('Ledger capacity and listing', () => {
-  it('when more payments are made than it keeps, then the oldest is forgotten, its key too', () => {
-    const ledger = new Ledger(pod, 2)
-    const oldest = ledger.charge(charge('ord_1'), 'ord_1').payment
-    ledger.charge(charge('ord_2'), 'ord_2')
-    ledger.charge(charge('ord_3'), 'ord_3')
-
-    const retried = ledger.charge(charge('ord_1'), 'ord_1')
+  it('when more payments are made than it keeps, then the oldest payment is forgotten', () => {
+    const ledger = new Ledger(pod, { capacity: 2 })
+    const oldest = paymentOf(ledger.charge(charge('ord_1')))
+    ledger.charge(charge('ord_2'))
+    ledger.charge(charge('ord_3'))
 
     expect(ledger.get(oldest.paymentId)).toBeUndefined()
-    expect(retried.outcome).toBe('created')
     expect(ledger.size).toBe(2)
+  })
+
+  it('when every remembered key is younger than the retention, then a new keyed charge is refused and the old keys still replay', () => {
+    let now = 0
+    const ledger = new Ledger(pod, { capacity: 2, retentionMs: 60_000, now: () => now })
+    const first = paymentOf(ledger.charge(charge('ord_1'), 'ord_1'))
+    ledger.charge(charge('ord_2'), 'ord_2')
+    now = 45_000
+
+    const refused = ledger.charge(charge('ord_3'), 'ord_3')
+
+    expect(refused).toEqual({ outcome: 'full', retryAfterSeconds: 15 })
+    expect(ledger.charge(charge('ord_1'), 'ord_1')).toEqual({ outcome: 'replayed', payment: first })
+    expect(ledger.size).toBe(2)
+  })
+
+  it('when the oldest key is past the retention, then it makes room for a new one, and its retry is a new charge', () => {
+    let now = 0
+    const ledger = new Ledger(pod, { capacity: 2, retentionMs: 60_000, now: () => now })
+    ledger.charge(charge('ord_1'), 'ord_1')
+    ledger.charge(charge('ord_2'), 'ord_2')
+    now = 61_000
+
+    expect(ledger.charge(charge('ord_3'), 'ord_3').outcome).toBe('created')
+    expect(ledger.charge(charge('ord_1'), 'ord_1').outcome).toBe('created')
   })
 
   it('when the recent payments are listed, then they come newest first, at most as many as asked', () => {
