@@ -1,5 +1,6 @@
 import { type Build, sourceBuild } from '../shared/build.ts'
 import { resolveIdentity } from '../shared/identity.ts'
+import { stdoutStreams } from '../shared/plugins/logging.ts'
 import { runServer } from '../shared/server.ts'
 import { buildApp } from './app.ts'
 import { readOrderConfig } from './config.ts'
@@ -14,6 +15,7 @@ export function startOrder(build: Build = sourceBuild()) {
       faults: config.FAULTS === 'on',
       allowedHosts: config.ALLOWED_HOSTS.split(',').filter(Boolean),
       build,
+      ...stdoutStreams(),
     }),
   )
 }

@@ -1,5 +1,6 @@
 import { type Build, sourceBuild } from '../shared/build.ts'
 import { resolveIdentity } from '../shared/identity.ts'
+import { stdoutStreams } from '../shared/plugins/logging.ts'
 import { runServer } from '../shared/server.ts'
 import { buildApp } from './app.ts'
 import { readPaymentConfig } from './config.ts'
@@ -13,9 +14,7 @@ export function startPayment(build: Build = sourceBuild()) {
       faults: config.FAULTS === 'on',
       allowedHosts: config.ALLOWED_HOSTS.split(',').filter(Boolean),
       build,
-      // process.stdout writes a pipe synchronously on Linux (pino's default stream writes later): each line, the
-      // 'payment created' audit line included, is out of the process before the answer, even if SIGKILL follows.
-      logStream: process.stdout,
+      ...stdoutStreams(),
     }),
   )
 }

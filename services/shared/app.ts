@@ -6,7 +6,7 @@ import { errors, frameworkErrors } from './plugins/errors.ts'
 import { faults } from './plugins/faults.ts'
 import { health } from './plugins/health.ts'
 import { hostCheck } from './plugins/host-check.ts'
-import { type LogOptions, loggingOptions } from './plugins/logging.ts'
+import { auditLogger, type LogOptions, loggingOptions } from './plugins/logging.ts'
 import { metrics } from './plugins/metrics.ts'
 import { negotiation } from './plugins/negotiation.ts'
 import { serverOptions } from './timeouts.ts'
@@ -63,6 +63,7 @@ export function createServiceApp(options: ServiceOptions) {
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.decorate('load', load)
+  app.decorate('audit', auditLogger(options))
   app.register(negotiation)
   app.register(errors)
   app.register(hostCheck, { namespace: options.identity.namespace, allowed: options.allowedHosts ?? [] })
@@ -78,5 +79,7 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** What the server is carrying right now, and what it turned away. */
     load: Load
+    /** Lines that must be on record before the answer: written synchronously, even where other lines are batched. */
+    audit: import('pino').Logger
   }
 }

@@ -1,4 +1,6 @@
+import { writeSync } from 'node:fs'
 import { type FastifyReply, type FastifyRequest, type FastifyServerOptions, LogController } from 'fastify'
+import pino, { type Logger, type LoggerOptions } from 'pino'
 import type { Identity } from '../schemas.ts'
 
 // Probes and scrapes arrive every few seconds forever; at info they would drown the requests people make.
@@ -34,22 +36,60 @@ export interface LogOptions {
   /** A pino level, or false for no logs at all. */
   logLevel?: string | false
   /** Where log lines go; stdout unless a test wants to read them. */
-  logStream?: { write(line: string): void }
+  logStream?: LineStream
+  /** Where lines that must be on record before the answer go (written synchronously); logStream by default. */
+  auditStream?: LineStream
+}
+
+export interface LineStream {
+  write(line: string): void
+}
+
+function pinoOptions({ identity, logLevel = 'info' }: LogOptions): LoggerOptions {
+  return {
+    level: logLevel === false ? 'silent' : logLevel,
+    base: { service: identity.service, pod: identity.pod },
+    timestamp: () => `,"time":"${new Date().toISOString()}"`,
+    hooks: { streamWrite: escapeControls },
+  }
 }
 
 /** JSON lines (pino), each with the service, the pod and the request id. */
-export function loggingOptions({ identity, logLevel = 'info', logStream }: LogOptions): FastifyServerOptions {
+export function loggingOptions(options: LogOptions): FastifyServerOptions {
+  const { logLevel, logStream } = options
   return {
-    logger:
-      logLevel === false
-        ? false
-        : {
-            level: logLevel,
-            base: { service: identity.service, pod: identity.pod },
-            timestamp: () => `,"time":"${new Date().toISOString()}"`,
-            hooks: { streamWrite: escapeControls },
-            ...(logStream && { stream: logStream }),
-          },
+    logger: logLevel === false ? false : { ...pinoOptions(options), ...(logStream && { stream: logStream }) },
     logController: new OneLinePerRequest(),
   }
+}
+
+/**
+ * A logger whose lines are out of the process before the call returns, for the few that must survive a SIGKILL
+ * right after (payment's record of each charge): the same shape as every other line.
+ */
+export function auditLogger(options: LogOptions): Logger {
+  const stream = options.auditStream ?? options.logStream ?? { write: (line: string) => writeSync(1, line) }
+  // A charge is recorded whatever LOG_LEVEL trims: one line per payment is not noise. Only silence silences it.
+  const silent = options.logLevel === false || options.logLevel === 'silent'
+  return pino({ ...pinoOptions(options), level: silent ? 'silent' : 'info' }, stream)
+}
+
+/**
+ * stdout, written in batches: lines wait in memory while a write is under way and go out together after it, so a
+ * busy pod makes one write for many lines instead of one per line. Each write stays within a pipe's atomic size, so
+ * a line written synchronously beside it (auditLogger) is never cut into. What is buffered is written when the process
+ * exits, SIGTERM included; a SIGKILL loses at most the lines of the last moments, never an audit line.
+ */
+export function bufferedStdout(): LineStream {
+  const stream = pino.destination({ dest: 1, sync: false, minLength: 0, maxWrite: MAX_WRITE_CHARACTERS })
+  process.once('exit', () => stream.flushSync())
+  return stream
+}
+
+/** A pipe write of at most PIPE_BUF (4096 bytes on Linux) is never interleaved: 1024 characters of UTF-8 fit. */
+const MAX_WRITE_CHARACTERS = 1024
+
+/** The streams of a running service: its lines batched, its audit lines written at once. */
+export function stdoutStreams(): Pick<LogOptions, 'logStream' | 'auditStream'> {
+  return { logStream: bufferedStdout(), auditStream: { write: (line) => writeSync(1, line) } }
 }

@@ -29,10 +29,10 @@ export const paymentRoutes: FastifyPluginAsyncTypebox<{ ledger: Ledger }> = asyn
       const charge = ledger.charge(request.body, idempotencyKey)
       if (charge.outcome === 'created') {
         // The ledger lives in this pod's memory and dies with it; the log outlives it (kubectl logs [--previous]).
-        // Written before the answer (server.ts logs synchronously), so a charge whose answer was lost to a crash is
-        // on record too: counting these lines per orderId across every pod is how a double charge would show.
+        // Written synchronously before the answer, so a charge whose answer was lost to a crash is on record too:
+        // counting these lines per orderId across every pod is how a double charge would show.
         const { paymentId, orderId, amount, currency } = charge.payment
-        request.log.info({ paymentId, orderId, amount, currency, idempotencyKey }, 'payment created')
+        app.audit.info({ reqId: request.id, paymentId, orderId, amount, currency, idempotencyKey }, 'payment created')
       }
       if (charge.outcome === 'full') {
         const message = 'this pod remembers as many recent Idempotency-Keys as it can hold, none old enough to forget'
