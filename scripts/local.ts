@@ -33,6 +33,8 @@ function start(name: string, pod: string, port: number, env: Record<string, stri
       NODE_NAME: hostname(),
       LOG_LEVEL: logLevel,
       SHUTDOWN_DRAIN_SECONDS: '0',
+      // Three services on one machine: each its own free probe port.
+      PROBE_PORT: '0',
       ...env,
     },
   })

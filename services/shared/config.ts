@@ -7,6 +7,8 @@ import { fromTextValues } from './validation.ts'
 export const CommonConfig = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
   HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
+  // The kubelet's port: /healthz and /readyz on a listener of their own (probe-server.ts). 0: any free port.
+  PROBE_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8081 }),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
   // Endpoints take a few seconds to drop a terminating pod; serving on through that window loses no request.
   SHUTDOWN_DRAIN_SECONDS: Type.Number({ minimum: 0, maximum: 60, default: 5 }),

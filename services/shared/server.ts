@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
 import { type CommonConfig, ConfigError } from './config.ts'
+import { probeServer } from './probe-server.ts'
 
 /**
  * Reads the configuration once (a bad value stops the process with a message naming it), builds the app,
@@ -40,6 +41,10 @@ export async function runServer<C extends CommonConfig>(
       app.log.info('closed')
     },
   )
+  const probes = probeServer(app.readiness)
+  app.addHook('onClose', () => new Promise<void>((resolve) => probes.close(() => resolve())))
   await app.listen({ host: config.HOST, port: config.PORT })
+  await new Promise<void>((resolve) => probes.listen(config.PROBE_PORT, config.HOST, resolve))
+  app.log.info({ port: (probes.address() as { port: number }).port }, 'probes listening')
   return app
 }

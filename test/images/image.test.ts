@@ -14,12 +14,12 @@ describe.each<Service>(['payment', 'order'])('the %s image', (service) => {
     pod = await lab.pod(service)
   })
 
-  test('when built, then it runs node under tini as a numeric non-root user, exposes 8080, declares /tmp and carries OCI labels', async () => {
+  test('when built, then it runs node under tini as a numeric non-root user, exposes 8080 and the probe port 8081, declares /tmp and carries OCI labels', async () => {
     const { Config } = await inspect(await lab.image(service))
     // --no-maglev: V8's mid-tier compiler cost ~15 MiB of native memory under load (see the Dockerfile).
     expect(Config.Entrypoint).toEqual(['tini', '--', 'node', '--no-maglev', '/app/server.mjs'])
     expect(Config.User).toMatch(/^[1-9]\d*(:\d+)?$/)
-    expect(Object.keys(Config.ExposedPorts)).toEqual(['8080/tcp'])
+    expect(Object.keys(Config.ExposedPorts).sort()).toEqual(['8080/tcp', '8081/tcp'])
     expect(Object.keys(Config.Volumes ?? {})).toEqual(['/tmp'])
     expect(Config.Labels).toMatchObject({
       'org.opencontainers.image.version': VERSION,

@@ -261,12 +261,12 @@ describe('k8s manifests', () => {
     })
 
     test.each(allDeployments)(
-      'when Deployment $name is probed, then liveness hits /healthz and readiness /readyz on port http',
+      'when Deployment $name is probed, then liveness hits /healthz and readiness /readyz on the probe port, not the serving one',
       (d) => {
         const { startup, liveness, readiness } = d.container.probes
-        expect(liveness).toMatchObject({ path: '/healthz', port: 'http', containerPort: 8080 })
-        expect(readiness).toMatchObject({ path: '/readyz', port: 'http', containerPort: 8080 })
-        expect(startup).toMatchObject({ path: '/healthz', port: 'http', containerPort: 8080 })
+        expect(liveness).toMatchObject({ path: '/healthz', port: 'probes', containerPort: 8081 })
+        expect(readiness).toMatchObject({ path: '/readyz', port: 'probes', containerPort: 8081 })
+        expect(startup).toMatchObject({ path: '/healthz', port: 'probes', containerPort: 8081 })
       },
     )
 

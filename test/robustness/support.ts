@@ -163,6 +163,7 @@ export function loopbackOrderConfig(paymentPort: number, overrides: Partial<Orde
     SHUTDOWN_TIMEOUT_SECONDS: 5,
     FAULTS: 'off',
     ALLOWED_HOSTS: '',
+    PROBE_PORT: 0,
     PAYMENT_SERVICE_HOST: '127.0.0.1',
     PAYMENT_SERVICE_PORT: paymentPort,
     UPSTREAM_PAYMENT_NAME: 'localhost',

@@ -36,6 +36,7 @@ export function startBundle(service: ServiceName, file: string, env: NodeJS.Proc
     ...runtime.env,
     HOST: '127.0.0.1',
     PORT: '0',
+    PROBE_PORT: '0',
     ...env,
   })
 }

@@ -82,7 +82,12 @@ export class Child {
 
 /** Starts a service the way its image does, on Node 24 straight from the TypeScript source. */
 export function startService(service: 'order' | 'payment', env: NodeJS.ProcessEnv): Child {
-  return new Child(process.execPath, [`services/${service}/server.ts`], { HOST: '127.0.0.1', PORT: '0', ...env })
+  return new Child(process.execPath, [`services/${service}/server.ts`], {
+    HOST: '127.0.0.1',
+    PORT: '0',
+    PROBE_PORT: '0',
+    ...env,
+  })
 }
 
 export const listeningPort = async (child: Child) =>

@@ -10,6 +10,7 @@ describe('readConfig', () => {
     expect(config).toEqual({
       PORT: 8080,
       HOST: '0.0.0.0',
+      PROBE_PORT: 8081,
       LOG_LEVEL: 'info',
       SHUTDOWN_DRAIN_SECONDS: 5,
       SHUTDOWN_TIMEOUT_SECONDS: 20,
