@@ -7,7 +7,7 @@
 // so only a pod can call order the way clients do while order's own pods come and go.
 import type { KubeObject, Manifests } from '../k8s/manifests.ts'
 import { describeObjects } from '../k8s/manifests.ts'
-import type { Cluster, Pod } from './emulator.ts'
+import type { Cluster, Pod } from './emulator/index.ts'
 
 export interface LoadOptions {
   /** Prefix of every request id (x-request-id), unique per run so payments can be traced back to it. */

@@ -151,6 +151,7 @@ export class EmulatedCluster {
     for (const node of this.nodes) this.#startProxy(node)
     this.#dnsView = new LaggedView('coredns', this.#zoneState(), this.#lag, this.#random, async () => {})
     await this.#builtins()
+    this.#publish()
     const zone = {
       clusterDomain: this.clusterDomain,
       ttlSeconds: this.#options.dns?.ttlSeconds ?? 5,

@@ -17,7 +17,7 @@ export class LaggedView<T> {
   readonly #pending: { version: number; state: T; publishedAt: number; due: number }[] = []
   readonly #deliveries: Delivery[] = []
   #lastDue = 0
-  #appliedVersion = -1
+  #appliedVersion = 0
   #state: T
   #chain: Promise<void> = Promise.resolve()
   #error: unknown
