@@ -7,7 +7,7 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { DeploymentInfo, KubeObject, Manifests, ServiceInfo } from '../../k8s/manifests.ts'
 import { describeObjects } from '../../k8s/manifests.ts'
-import { docker } from '../../support/process.ts'
+import { docker, run } from '../../support/process.ts'
 import { namespacePolicy, podAdmissionError, podTemplateWarning } from './admission.ts'
 import {
   deletionOrder,
@@ -720,6 +720,17 @@ export class EmulatedCluster {
     const current = (pod as PodState).container
     if (!current || !(pod as PodState).running) throw new Error(`pod ${pod.name} has no running container`)
     return current
+  }
+
+  /** The NAT rules in the pod's network namespace, as `iptables-save -t nat` prints them on its node. */
+  async natRules(pod: Pod): Promise<string> {
+    const { stdout } = await run('nsenter', [
+      `--net=/proc/${this.#current(pod).pid}/ns/net`,
+      'iptables-save',
+      '-t',
+      'nat',
+    ])
+    return stdout
   }
 
   /** `kubectl exec POD -- sh -c COMMAND`. */
