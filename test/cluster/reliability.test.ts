@@ -198,6 +198,16 @@ async function until(condition: () => Promise<boolean>, what: string, timeoutMs 
   }
 }
 
+/** Failures by status and code, e.g. "504 UPSTREAM_TIMEOUT": 3. */
+function countByCode(failures: LoadRecord[]): Record<string, number> {
+  const byCode: Record<string, number> = {}
+  for (const r of failures) {
+    const key = `${r.status} ${r.code ?? ''}`.trim()
+    byCode[key] = (byCode[key] ?? 0) + 1
+  }
+  return byCode
+}
+
 const failed = (r: LoadRecord) => !(r.kind === 'order' ? r.status === 201 : r.status === 200)
 const retried = (r: LoadRecord) => (r.retriedAfter?.length ?? 0) > 0
 
@@ -246,9 +256,6 @@ async function account(scenario: string, records: LoadRecord[]): Promise<Account
         list[0]!.orderId !== order.orderId,
     )
   const failures = records.filter(failed)
-  const byCode: Record<string, number> = {}
-  for (const r of failures)
-    byCode[`${r.status} ${r.code ?? ''}`.trim()] = (byCode[`${r.status} ${r.code ?? ''}`.trim()] ?? 0) + 1
   const known = new Set(records.map((r) => r.id))
   const notes: string[] = []
   const strays = mine.filter((c) => !known.has(c.reqId))
@@ -261,7 +268,7 @@ async function account(scenario: string, records: LoadRecord[]): Promise<Account
     sent: records.length,
     succeeded: records.length - failures.length,
     failed: failures.length,
-    failures: byCode,
+    failures: countByCode(failures),
     retried: records.filter(retried).length,
     orders: {
       sent: orderRecords.length,
