@@ -198,11 +198,6 @@ export class NodeProxy {
     const firstTime = member.chains === undefined
     const rules = buildRules(state, member.chains ?? new Set(), firstTime, this.serviceCIDR)
     try {
-      if (firstTime) {
-        // On-link, so the pod never sends a Service address to its default gateway before the DNAT rules apply.
-        const ip = [`--net=/proc/${member.pid}/ns/net`, 'ip', 'route', 'replace', this.serviceCIDR, 'dev', 'eth0']
-        await runWithInput('nsenter', ip, '')
-      }
       await restoreRules(member.pid, rules.text)
       member.chains = rules.chains
     } catch (error) {
