@@ -361,6 +361,9 @@ interface Killed {
   burst: LoadRecord[]
   /** When the restarted container was ready and in every node's rules again. */
   backAt: number
+  /** When the kill began, and when the container had exited (an OOM kill takes a while: memory runs out first). */
+  killedAt: number
+  exitedAt: number
   restarts: Restart[]
 }
 
@@ -368,9 +371,13 @@ interface Killed {
 async function killedUnderLoad(scenario: string, victim: Pod, kill: () => Promise<void>): Promise<Killed> {
   const burst: LoadRecord[] = []
   let backAt = 0
+  let killedAt = 0
+  let exitedAt = 0
   const before = victim.restartCount
   const result = await underLoad(scenario, async () => {
+    killedAt = Date.now()
     await kill()
+    exitedAt = Date.now()
     // The load alone may send only a few calls in the seconds until the endpoints drop the dead pod; a burst makes
     // sure calls meet it. Its sandbox holds the IP, so they are refused, not left hanging.
     burst.push(...(await load.burst(BURST)))
@@ -384,26 +391,37 @@ async function killedUnderLoad(scenario: string, victim: Pod, kill: () => Promis
   })
   const restarts = cluster.takeRestarts()
   restartLog.push(...restarts)
-  return { result, burst, backAt, restarts }
+  return { result, burst, backAt, killedAt, exitedAt, restarts }
 }
 
-/** What must hold whatever killed the container: retried GETs, clear order failures, one charge per order. */
-async function expectKillHandled(scenario: string, { result, burst, backAt }: Killed): Promise<void> {
+/**
+ * What must hold whatever killed the container: retried GETs, clear order failures, one charge per order, and every
+ * call after the container is back answered. `stalled`: GETs in flight while the container ran out of memory, before
+ * the kernel killed it, may time out (504 from order's own 2 s timeout): a process at its memory limit stalls while
+ * the kernel reclaims what it can, as it would on a node.
+ */
+async function expectKillHandled(scenario: string, killed: Killed, stalled = false): Promise<void> {
+  const { result, burst, backAt, killedAt, exitedAt, restarts } = killed
   const records = result.records
   // The killed container's log holds every charge it made before the kill, though its ledger is gone.
   const accounting = await account(scenario, records)
   const retriedAfter = [...new Set(records.filter(retried).flatMap((r) => r.retriedAfter ?? []))]
   const after = records.filter((r) => result.startedAt + r.at >= backAt)
+  const since = (r: LoadRecord) => `+${result.startedAt + r.at - killedAt} ms`
   accounting.figures.notes.push(
     `${burst.length} of the GETs were a burst right after the kill; ${records.filter(retried).length} calls met the ` +
       `dead container and were retried after: ${retriedAfter.join(', ') || 'nothing'}; ${after.length} calls after it was back`,
+    `after the kill: exited at +${exitedAt - killedAt} ms, restarted at +${(restarts[0]?.startedAt ?? 0) - killedAt} ms, ready and routed by every node at ` +
+      `+${backAt - killedAt} ms; failures at ${accounting.failures.map((r) => `${since(r)} (${r.ms} ms, ${r.status} ${r.code})`).join(', ') || 'none'}`,
   )
   // Calls did meet the dead pod, so what follows is about them.
   expect(burst.filter((r) => r.retriedAfter?.includes('ECONNREFUSED')).length).toBeGreaterThan(0)
-  expect(show(records.filter((r) => r.kind === 'payment' && failed(r)))).toEqual([])
+  const inStall = (r: LoadRecord) =>
+    stalled && result.startedAt + r.at < exitedAt && `${r.status} ${r.code}` === '504 UPSTREAM_TIMEOUT'
+  expect(show(records.filter((r) => r.kind === 'payment' && failed(r) && !inStall(r)))).toEqual([])
   // A clear failure: order's own 502/503, with a code and a message that says what happened, never a 500 or an
   // empty answer.
-  for (const r of records.filter((r) => r.kind === 'order' && failed(r))) {
+  for (const r of records.filter((r) => r.kind === 'order' && failed(r) && !inStall(r))) {
     expect([502, 503], `${r.id}: ${r.status} ${r.code} ${r.message}`).toContain(r.status)
     expect(r.code).toMatch(/^[A-Z_]+$/)
     expect(r.message).toBeTruthy()
@@ -499,7 +517,7 @@ describe('under constant load through order', () => {
         backoffMs: 0,
       },
     ])
-    await expectKillHandled('oom-kill', killed)
+    await expectKillHandled('oom-kill', killed, true)
   })
 
   test('when every payment pod is deleted at once, then while they drain kube-proxy falls back to them (serving, terminating), and every call answered or failed clearly, none charged twice', {

@@ -704,13 +704,16 @@ export class EmulatedCluster {
 
   /**
    * A real OOM kill of the container's main process by the kernel: the process is made the OOM killer's first
-   * choice (oom_score_adj 1000), then a process in the same container allocates until the memory limit is hit.
+   * choice (oom_score_adj 1000), then a process in the same container allocates until the memory limit is hit
+   * (needs node in the image). The container's own CPU quota starts that process, so the container slows down
+   * for a second or two before the kill, as one does when it grows to its limit.
    * Resolves once the container has exited.
    */
   async oomKill(pod: Pod): Promise<void> {
     const current = this.#current(pod)
     await writeFile(`/proc/${current.pid}/oom_score_adj`, '1000')
     const exited = this.#containerEvents.exited(current.id)
+    // Node allocates the most per CPU second of what the image has: under a 50m quota, a shell loop takes longer.
     const hog = 'const a=[];setInterval(()=>{for(let i=0;i<8;i++)a.push(Buffer.alloc(1<<20,1))},5)'
     await docker('exec', '--detach', current.id, 'node', '-e', hog)
     await exited
