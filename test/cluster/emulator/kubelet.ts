@@ -410,8 +410,10 @@ export class PodWorker {
     if (!changed || id !== this.pod.containerId) return
     this.#recompute()
     if (type === 'startup' && result === 'success') this.#probes.get('readiness')?.trigger()
-    if ((type === 'liveness' || type === 'startup') && result === 'failure' && !this.#deleting)
-      void this.#probeKill(type)
+    // computePodActions weighs liveness and startup results only for a running container: the failure a worker
+    // records for an exited one changes nothing (the exit itself is handled).
+    const acts = (type === 'liveness' || type === 'startup') && result === 'failure' && this.pod.running
+    if (acts && !this.#deleting) void this.#probeKill(type)
   }
 
   async #probeKill(type: 'liveness' | 'startup'): Promise<void> {
