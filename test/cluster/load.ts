@@ -7,7 +7,7 @@
 // so only a pod can call order the way clients do while order's own pods come and go.
 import type { KubeObject, Manifests } from '../k8s/manifests.ts'
 import { describeObjects } from '../k8s/manifests.ts'
-import type { Cluster, Pod } from './emulator.ts'
+import type { Cluster, Pod } from './emulator/index.ts'
 
 export interface LoadOptions {
   /** Prefix of every request id (x-request-id), unique per run so payments can be traced back to it. */
@@ -189,7 +189,13 @@ export function loadGeneratorManifests(namespace = 'snackbar', image = 'snackbar
         metadata: { labels },
         spec: {
           terminationGracePeriodSeconds: 1,
-          securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000 },
+          // Compliant with the "restricted" Pod Security profile the snackbar namespace enforces.
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: 1000,
+            runAsGroup: 1000,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
           containers: [
             {
               name: 'loadgen',
@@ -199,6 +205,11 @@ export function loadGeneratorManifests(namespace = 'snackbar', image = 'snackbar
               readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 2, timeoutSeconds: 2 },
               // A client, not one of ours: room enough that the load it sends is never held back by its own cpu.
               resources: { limits: { cpu: '250m', memory: '128Mi' } },
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ['ALL'] },
+              },
             },
           ],
         },

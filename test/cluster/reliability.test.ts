@@ -1,5 +1,5 @@
-// Zero-loss rollouts and pod loss, end to end on the emulated cluster built from k8s/ (see emulator.ts), with our
-// own images at the manifests' 64Mi / 50m.
+// Zero-loss rollouts and pod loss, end to end on the emulated cluster (emulator/README.md) with k8s/ applied and our
+// own images at the manifests' 64Mi / 50m, the kubelet probing and restarting as the manifests say.
 //
 // Load: a client pod (load.ts) runs two loops of `POST /orders` (over kept-alive connections, as a service's client)
 // and two of `GET /payment?via=name` (a new connection each, as a curl loop) against `http://order`, through order's
@@ -17,30 +17,30 @@
 // has exactly one charge, the one it names, on the pod it names; and the ledgers of the pods still running hold
 // every payment the log says they made (GET /payments/:id on each), so the log and the ledgers agree.
 //
-// Endpoint changes reach the rules two seconds late (endpointSyncDelayMs), as kube-proxy lags behind a deletion on a
-// real cluster: new connections still reach a pod for a moment after its SIGTERM. Right after each SIGTERM of a
-// rollout, and right after the SIGKILL, a burst of GETs on new connections makes sure calls meet that pod.
+// Endpoint changes reach each node's rules after a lag drawn for that node (a floor of 1 s, a tail of several seconds,
+// emulator/random.ts), as kube-proxy lags behind a deletion on a real cluster: new connections still reach a pod for
+// a moment after its SIGTERM, and nodes disagree for a while. Right after each SIGTERM of a rollout, and right after
+// a kill, a burst of GETs on new connections makes sure calls meet that pod.
+//
+// Every restart is accounted for: a scenario takes the restarts it caused (the SIGKILL, the OOM kill), and any other
+// (a liveness probe failing under the load, say) fails the test.
 
-import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { ImageLab } from '../images/support.ts'
 import { k8sDir, loadManifests, repoRoot } from '../k8s/manifests.ts'
 import { answeredWhileDraining, type PaymentEntry, PodLogs, paymentsIn } from './audit.ts'
-import { type Cluster, type Pod, type Service, startCluster } from './emulator.ts'
+import { type Cluster, type Pod, quantile, type Restart, type Service, startCluster } from './emulator/index.ts'
 import { LoadGenerator, type LoadOptions, type LoadRecord, type LoadRun, loadGeneratorManifests } from './load.ts'
-import { imagesFor } from './support.ts'
+import { failOnUnexpectedRestarts, imagesFor, restartsLeft } from './support.ts'
 
-const run = promisify(execFile)
 const manifests = [loadManifests(k8sDir), loadGeneratorManifests()]
 const lab = new ImageLab()
 const runId = randomBytes(3).toString('hex')
 const LOAD = { orderLoops: 2, paymentLoops: 2, pauseMs: 500 } satisfies Partial<LoadOptions>
-const ENDPOINT_SYNC_DELAY_MS = 2_000
 /**
  * GETs in a burst. Each new connection meets a given pod with odds of 1 in 2 (two endpoints) or 1 in 3 (a rollout's
  * surge): twelve all miss it 1 in 4096 or 1 in 130 times, and a rollout has two such pods.
@@ -59,23 +59,24 @@ let orderLogs: PodLogs
 const reported: Figures[] = []
 
 beforeAll(async () => {
-  cluster = await startCluster({
-    manifests,
-    images: await imagesFor(lab, manifests),
-    endpointSyncDelayMs: ENDPOINT_SYNC_DELAY_MS,
-  })
+  cluster = await startCluster({ manifests, images: await imagesFor(lab, manifests) })
+  clusterSeed = cluster.seed
   payment = cluster.service('payment', 'snackbar')
   load = new LoadGenerator(cluster, cluster.pods({ deployment: 'loadgen' })[0]!)
   paymentLogs = new PodLogs(cluster, 'payment')
   orderLogs = new PodLogs(cluster, 'order')
 })
 
+failOnUnexpectedRestarts(() => cluster)
+
 afterAll(async () => {
+  const left = restartsLeft(cluster)
   paymentLogs?.stop()
   orderLogs?.stop()
   if (reported.length > 0) await report(reported)
   await cluster?.stop()
   await lab.cleanUp()
+  expect(left, 'container restarts after the last test').toEqual([])
 })
 
 // ---- the figures ------------------------------------------------------------------------------------------------
@@ -124,10 +125,25 @@ async function report(all: Figures[]): Promise<void> {
   for (const f of all) for (const note of f.notes) console.log(`  ${f.scenario}: ${note}`)
   const dir = path.join(repoRoot, 'artifacts')
   await mkdir(dir, { recursive: true })
+  const cluster = { seed: clusterSeed, restarts: restartLog, propagation: propagationFigures() }
   await writeFile(
     path.join(dir, 'reliability.json'),
-    `${JSON.stringify({ runId, at: new Date().toISOString(), load: LOAD, scenarios: all }, null, 2)}\n`,
+    `${JSON.stringify({ runId, at: new Date().toISOString(), load: LOAD, cluster, scenarios: all }, null, 2)}\n`,
   )
+}
+
+let clusterSeed = 0
+const restartLog: Restart[] = []
+
+/** How long EndpointSlice changes took to reach each node's kube-proxy (and CoreDNS) in this run. */
+function propagationFigures() {
+  return cluster.propagation().map(({ watcher, lagsMs }) => ({
+    watcher,
+    changes: lagsMs.length,
+    p50Ms: Math.round(quantile(lagsMs, 0.5)),
+    p90Ms: Math.round(quantile(lagsMs, 0.9)),
+    maxMs: Math.round(Math.max(...lagsMs)),
+  }))
 }
 
 // ---- helpers ----------------------------------------------------------------------------------------------------
@@ -182,6 +198,16 @@ async function until(condition: () => Promise<boolean>, what: string, timeoutMs 
   }
 }
 
+/** Failures by status and code, e.g. "504 UPSTREAM_TIMEOUT": 3. */
+function countByCode(failures: LoadRecord[]): Record<string, number> {
+  const byCode: Record<string, number> = {}
+  for (const r of failures) {
+    const key = `${r.status} ${r.code ?? ''}`.trim()
+    byCode[key] = (byCode[key] ?? 0) + 1
+  }
+  return byCode
+}
+
 const failed = (r: LoadRecord) => !(r.kind === 'order' ? r.status === 201 : r.status === 200)
 const retried = (r: LoadRecord) => (r.retriedAfter?.length ?? 0) > 0
 
@@ -230,9 +256,6 @@ async function account(scenario: string, records: LoadRecord[]): Promise<Account
         list[0]!.orderId !== order.orderId,
     )
   const failures = records.filter(failed)
-  const byCode: Record<string, number> = {}
-  for (const r of failures)
-    byCode[`${r.status} ${r.code ?? ''}`.trim()] = (byCode[`${r.status} ${r.code ?? ''}`.trim()] ?? 0) + 1
   const known = new Set(records.map((r) => r.id))
   const notes: string[] = []
   const strays = mine.filter((c) => !known.has(c.reqId))
@@ -245,7 +268,7 @@ async function account(scenario: string, records: LoadRecord[]): Promise<Account
     sent: records.length,
     succeeded: records.length - failures.length,
     failed: failures.length,
-    failures: byCode,
+    failures: countByCode(failures),
     retried: records.filter(retried).length,
     orders: {
       sent: orderRecords.length,
@@ -268,17 +291,18 @@ async function account(scenario: string, records: LoadRecord[]): Promise<Account
 }
 
 /**
- * Asks each payment pod that still runs for the payments the log says it made: GET /payments/:id from the test
- * process, straight to the pod. Returns the ones it did not have.
+ * Asks each payment pod that still runs for the payments the log says its current container made: GET
+ * /payments/:id from the test process, straight to the pod. A container restarted in place starts with an empty
+ * ledger, so the charges of the container before it are not asked for. Returns the ones it did not have.
  */
 async function confirmInLedgers(charges: PaymentEntry[]): Promise<{ checked: number; missing: PaymentEntry[] }> {
-  const running = cluster.pods({ deployment: 'payment' }).filter((p) => !p.exited && !p.terminating)
+  const running = livePayments()
   const missing: PaymentEntry[] = []
   let checked = 0
   await Promise.all(
     running.map(async (pod) => {
       // One at a time per pod: a 50m pod answers a few hundred of these in a few seconds.
-      for (const charge of charges.filter((c) => c.pod === pod.name)) {
+      for (const charge of charges.filter((c) => c.pod === pod.name && c.container === pod.containerId)) {
         const response = await fetch(cluster.url(pod, `/payments/${charge.paymentId}`), {
           headers: { accept: 'application/json' },
         })
@@ -291,16 +315,10 @@ async function confirmInLedgers(charges: PaymentEntry[]): Promise<{ checked: num
   return { checked, missing }
 }
 
-const pids = new Map<string, number>()
-
 /** The TCP sockets of a pod's network namespace, from its /proc/net/tcp read on the host (no cpu of the pod's). */
 async function sockets(pod: Pod): Promise<{ local: string; remote: string; state: string }[]> {
-  let pid = pids.get(pod.name)
-  if (pid === undefined) {
-    pid = Number((await run('docker', ['inspect', '--format', '{{.State.Pid}}', pod.container.getId()])).stdout.trim())
-    pids.set(pod.name, pid)
-  }
-  const table = await readFile(`/proc/${pid}/net/tcp`, 'utf8')
+  // Any process of the pod shares its network namespace: the current container's main one will do.
+  const table = await readFile(`/proc/${pod.containers.at(-1)!.pid}/net/tcp`, 'utf8')
   return table
     .split('\n')
     .slice(1)
@@ -333,10 +351,87 @@ async function connectionsFromOrder(to: Pod): Promise<{ established: number; clo
   }
 }
 
-const livePayments = () => cluster.pods({ deployment: 'payment' }).filter((p) => !p.exited && !p.terminating)
+const livePayments = () => cluster.pods({ deployment: 'payment' }).filter((p) => p.ready && !p.terminating)
 const names = (pods: Pod[]) => pods.map((p) => p.name).sort()
 const show = (records: LoadRecord[]) =>
   records.slice(0, 10).map((r) => `${r.id} ${r.status} ${r.code ?? ''} ${r.message ?? ''}`.trim())
+
+interface Killed {
+  result: LoadRun
+  burst: LoadRecord[]
+  /** When the restarted container was ready and in every node's rules again. */
+  backAt: number
+  /** When the kill began, and when the container had exited (an OOM kill takes a while: memory runs out first). */
+  killedAt: number
+  exitedAt: number
+  restarts: Restart[]
+}
+
+/** A payment container killed under load by `kill`, then restarted in place by the kubelet and routed to again. */
+async function killedUnderLoad(scenario: string, victim: Pod, kill: () => Promise<void>): Promise<Killed> {
+  const burst: LoadRecord[] = []
+  let backAt = 0
+  let killedAt = 0
+  let exitedAt = 0
+  const before = victim.restartCount
+  const result = await underLoad(scenario, async () => {
+    killedAt = Date.now()
+    await kill()
+    exitedAt = Date.now()
+    // The load alone may send only a few calls in the seconds until the endpoints drop the dead pod; a burst makes
+    // sure calls meet it. Its sandbox holds the IP, so they are refused, not left hanging.
+    burst.push(...(await load.burst(BURST)))
+    await until(
+      async () => victim.restartCount === before + 1 && victim.ready,
+      `${victim.name} restarted and ready`,
+      120_000,
+    )
+    await cluster.waitForEndpoints(payment, (pods) => pods.includes(victim), 60_000)
+    backAt = Date.now()
+  })
+  const restarts = cluster.takeRestarts()
+  restartLog.push(...restarts)
+  return { result, burst, backAt, killedAt, exitedAt, restarts }
+}
+
+/**
+ * What must hold whatever killed the container: retried GETs, clear order failures, one charge per order, and every
+ * call after the container is back answered. `stalled`: GETs in flight while the container ran out of memory, before
+ * the kernel killed it, may time out (504 from order's own 2 s timeout): a process at its memory limit stalls while
+ * the kernel reclaims what it can, as it would on a node.
+ */
+async function expectKillHandled(scenario: string, killed: Killed, stalled = false): Promise<void> {
+  const { result, burst, backAt, killedAt, exitedAt, restarts } = killed
+  const records = result.records
+  // The killed container's log holds every charge it made before the kill, though its ledger is gone.
+  const accounting = await account(scenario, records)
+  const retriedAfter = [...new Set(records.filter(retried).flatMap((r) => r.retriedAfter ?? []))]
+  const after = records.filter((r) => result.startedAt + r.at >= backAt)
+  const since = (r: LoadRecord) => `+${result.startedAt + r.at - killedAt} ms`
+  accounting.figures.notes.push(
+    `${burst.length} of the GETs were a burst right after the kill; ${records.filter(retried).length} calls met the ` +
+      `dead container and were retried after: ${retriedAfter.join(', ') || 'nothing'}; ${after.length} calls after it was back`,
+    `after the kill: exited at +${exitedAt - killedAt} ms, restarted at +${(restarts[0]?.startedAt ?? 0) - killedAt} ms, ready and routed by every node at ` +
+      `+${backAt - killedAt} ms; failures at ${accounting.failures.map((r) => `${since(r)} (${r.ms} ms, ${r.status} ${r.code})`).join(', ') || 'none'}`,
+  )
+  // Calls did meet the dead pod, so what follows is about them.
+  expect(burst.filter((r) => r.retriedAfter?.includes('ECONNREFUSED')).length).toBeGreaterThan(0)
+  const inStall = (r: LoadRecord) =>
+    stalled && result.startedAt + r.at < exitedAt && `${r.status} ${r.code}` === '504 UPSTREAM_TIMEOUT'
+  expect(show(records.filter((r) => r.kind === 'payment' && failed(r) && !inStall(r)))).toEqual([])
+  // A clear failure: order's own 502/503, with a code and a message that says what happened, never a 500 or an
+  // empty answer.
+  for (const r of records.filter((r) => r.kind === 'order' && failed(r) && !inStall(r))) {
+    expect([502, 503], `${r.id}: ${r.status} ${r.code} ${r.message}`).toContain(r.status)
+    expect(r.code).toMatch(/^[A-Z_]+$/)
+    expect(r.message).toBeTruthy()
+  }
+  expect(after.length).toBeGreaterThan(0)
+  expect(show(after.filter(failed))).toEqual([])
+  expect(accounting.duplicated).toEqual([])
+  expect(accounting.unmatched).toEqual([])
+  expect(accounting.missing).toEqual([])
+}
 
 // ---- the scenarios ----------------------------------------------------------------------------------------------
 
@@ -384,50 +479,92 @@ describe('under constant load through order', () => {
     expect(names(after).some((name) => names(before).includes(name))).toBe(false)
   })
 
-  test('when a payment pod is killed with SIGKILL, then GETs are retried on a new connection and succeed, and each order is paid once or fails with a clear 502/503, never charged twice', {
+  test('when a payment pod is killed with SIGKILL, then the kubelet restarts it in place (same name and IP, restart count 1), GETs are retried and succeed, and each order is paid once or fails with a clear 502/503, never charged twice', {
     timeout: SCENARIO_TIMEOUT,
   }, async () => {
     const [victim] = livePayments() as [Pod, Pod]
-    let retriedAfterKill: string[] = []
-    const burst: LoadRecord[] = []
-    try {
-      const result = await underLoad('sigkill', async () => {
-        await cluster.signal(victim, 'SIGKILL')
-        // The load alone may send only a few calls in the seconds until the endpoints drop the dead pod; a burst
-        // makes sure calls meet it.
-        burst.push(...(await load.burst(BURST)))
-        // The kubelet sees the dead container and the endpoints drop it; until then the rules still pick it.
-        await cluster.waitForEndpoints(payment, (pods) => !pods.some((p) => p.name === victim.name), 60_000)
-      })
-      const records = result.records
-      // The killed pod's container is still there (exited): its log holds every charge it made before the kill.
-      const accounting = await account('sigkill', records)
-      retriedAfterKill = [...new Set(records.filter(retried).flatMap((r) => r.retriedAfter ?? []))]
-      accounting.figures.notes.push(
-        `${burst.length} of the GETs were a burst right after the kill; ` +
-          `${records.filter(retried).length} calls met the dead pod and were retried after: ${retriedAfterKill.join(', ') || 'nothing'}`,
-      )
+    const killed = await killedUnderLoad('sigkill', victim, async () => cluster.signal(victim, 'SIGKILL'))
+    // The first restart of a container is immediate (no back-off yet); 137 is 128 + SIGKILL.
+    expect(killed.restarts).toMatchObject([
+      {
+        pod: victim.name,
+        ip: victim.ip,
+        restartCount: 1,
+        cause: 'exited',
+        reason: 'Error',
+        exitCode: 137,
+        backoffMs: 0,
+      },
+    ])
+    expect(cluster.pods({ deployment: 'payment' }).map((p) => p.name)).toContain(victim.name)
+    await expectKillHandled('sigkill', killed)
+  })
 
-      // Calls did meet the dead pod, so what follows is about them.
-      expect(burst.filter((r) => r.retriedAfter?.includes('ECONNREFUSED')).length).toBeGreaterThan(0)
-      const gets = records.filter((r) => r.kind === 'payment')
-      expect(show(gets.filter(failed))).toEqual([])
-      const orderFailures = records.filter((r) => r.kind === 'order' && failed(r))
-      // A clear failure: order's own 502/503, with a code and a message that says what happened, never a 500 or
-      // an empty answer.
-      for (const r of orderFailures) {
-        expect([502, 503], `${r.id}: ${r.status} ${r.code} ${r.message}`).toContain(r.status)
-        expect(r.code).toMatch(/^[A-Z_]+$/)
-        expect(r.message).toBeTruthy()
-      }
-      expect(accounting.duplicated).toEqual([])
-      expect(accounting.unmatched).toEqual([])
-      expect(accounting.missing).toEqual([])
-    } finally {
-      // What the ReplicaSet would do: a new pod for the one that died, then the dead one removed.
-      await cluster.startPod('payment', 'snackbar')
-      await cluster.deletePod(victim)
+  test('when a payment container is OOM-killed by the kernel, then it is restarted in place with an empty ledger, calls meeting it are retried or fail clearly, and the calls after it is back all succeed', {
+    timeout: SCENARIO_TIMEOUT,
+  }, async () => {
+    // Not the pod the SIGKILL restarted: its next restart would wait out the 10 s back-off that restart began.
+    const victim = livePayments().find((p) => p.restartCount === 0)!
+    const killed = await killedUnderLoad('oom-kill', victim, () => cluster.oomKill(victim))
+    expect(killed.restarts).toMatchObject([
+      {
+        pod: victim.name,
+        ip: victim.ip,
+        restartCount: 1,
+        cause: 'exited',
+        reason: 'OOMKilled',
+        exitCode: 137,
+        backoffMs: 0,
+      },
+    ])
+    await expectKillHandled('oom-kill', killed, true)
+  })
+
+  test('when every payment pod is deleted at once, then while they drain kube-proxy falls back to them (serving, terminating), and every call answered or failed clearly, none charged twice', {
+    timeout: SCENARIO_TIMEOUT,
+  }, async () => {
+    const old = livePayments()
+    const routed: { at: number; onlyTerminating: boolean }[] = []
+    let deletedAt = 0
+    let sampling = true
+    const result = await underLoad('all-payments-deleted', async () => {
+      const sampler = (async () => {
+        while (sampling) {
+          const pods = cluster.endpoints(payment)
+          routed.push({ at: Date.now(), onlyTerminating: pods.length > 0 && pods.every((p) => old.includes(p)) })
+          await sleep(100)
+        }
+      })()
+      deletedAt = Date.now()
+      // `kubectl delete pod A B`: both terminating at once; the ReplicaSet creates two new pods straight away.
+      const deletions = old.map((pod) => cluster.deletePod(pod))
+      await load.burst(BURST)
+      await Promise.all(deletions)
+      await cluster.rolloutStatus('payment', 'snackbar')
+      await cluster.waitForEndpoints(payment, (pods) => pods.length === 2 && !pods.some((p) => old.includes(p)))
+      sampling = false
+      await sampler
+    })
+    const accounting = await account('all-payments-deleted', result.records)
+    const fallback = routed.filter((r) => r.onlyTerminating)
+    const drained = [
+      ...answeredWhileDraining(await paymentLogs.entries(), `all-payments-deleted-${runId}-`).values(),
+    ].flat()
+    accounting.figures.notes.push(
+      `kube-proxy routed only to terminating pods for ~${fallback.length * 100} ms after the deletion at +${deletedAt - result.startedAt} ms; ` +
+        `${drained.length} calls answered by them while draining; ${accounting.failures.length} failed: ${JSON.stringify(accounting.figures.failures)}`,
+    )
+
+    // The fallback was in effect: every node routed to serving terminating pods, and they answered.
+    expect(fallback.length).toBeGreaterThan(0)
+    expect(drained.length).toBeGreaterThan(0)
+    for (const r of accounting.failures) {
+      expect([502, 503, 504], `${r.id}: ${r.status} ${r.code} ${r.message}`).toContain(r.status)
+      expect(r.code).toMatch(/^[A-Z_]+$/)
     }
+    expect(accounting.duplicated).toEqual([])
+    expect(accounting.unmatched).toEqual([])
+    expect(accounting.missing).toEqual([])
   })
 
   test('when a payment pod stops answering (frozen, not dead), then order answers 504 on its own timeout, the stuck connections do not pile up, and the other pod keeps serving', {

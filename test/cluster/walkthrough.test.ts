@@ -1,16 +1,21 @@
-// The ClusterIP walkthrough, end to end, on the emulated cluster built from k8s/ and k8s/fancy-snackbar/ with our
-// own images (see emulator.ts). First each step as a person runs it inside an order pod (`kubectl exec`), then the
-// same through order's own endpoints from outside, then what happens when a payment pod leaves the endpoints.
+// The ClusterIP walkthrough, end to end, on the emulated cluster (emulator/README.md) with k8s/ and
+// k8s/fancy-snackbar/ applied as the README applies them, and our own images. First each step as a person types it
+// (`kubectl apply`, `kubectl get endpoints`, `kubectl exec` into an order pod), written to artifacts/walkthrough.txt
+// as it printed; then the same through order's own endpoints from outside; then what happens when a payment pod
+// stops being ready, and when it is deleted.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { ImageLab, podsIn } from '../images/support.ts'
 import { deliveryDir, k8sDir, loadManifests } from '../k8s/manifests.ts'
-import { docker, sh as shIn } from '../support/process.ts'
+import { docker, sh } from '../support/process.ts'
 import { getJson } from '../support/services.ts'
-import { type Cluster, type Pod, type Service, startCluster } from './emulator.ts'
-import { imagesFor } from './support.ts'
+import { type Cluster, type Pod, type Service, startCluster } from './emulator/index.ts'
+import { failOnUnexpectedRestarts, imagesFor, restartsLeft } from './support.ts'
+import { Transcript } from './transcript.ts'
 
-const manifests = [loadManifests(k8sDir), loadManifests(deliveryDir)]
+const base = loadManifests(k8sDir)
+const fancy = loadManifests(deliveryDir)
 const lab = new ImageLab()
+const transcript = new Transcript('The walkthrough on the emulated cluster, as typed (k8s/ and k8s/fancy-snackbar/)')
 let cluster: Cluster
 let order: Pod
 let payments: Pod[]
@@ -20,21 +25,40 @@ let delivery: Service
 // Pods at 50m cpu answer slowly, a loop of curls inside one more so: generous, and never a timing assert.
 const SLOW = 120_000
 
+/**
+ * A command run inside the order pod, recorded in the transcript as the README types it (`shown`, by default
+ * `kubectl exec $ORDER_POD -- <command>`); fails on a non-zero exit.
+ */
+async function typed(command: string, shown = `kubectl exec $ORDER_POD -- ${command}`): Promise<string> {
+  const output = await sh(order, command)
+  transcript.command(shown, output)
+  return output
+}
+
 beforeAll(async () => {
-  cluster = await startCluster({ manifests, images: await imagesFor(lab, manifests) })
+  cluster = await startCluster({ images: await imagesFor(lab, [base, fancy]) })
+  transcript.step('Apply the manifests (README: Deploy to a real cluster)')
+  transcript.command('kubectl apply -f k8s/', cluster.apply(base).join('\n'))
+  await cluster.rolledOut()
+  for (const name of ['payment', 'order'])
+    transcript.command(`kubectl rollout status deployment/${name}`, `deployment "${name}" successfully rolled out`)
+  transcript.command('kubectl apply -f k8s/fancy-snackbar/', cluster.apply(fancy).join('\n'))
+  await cluster.rolledOut()
   payment = cluster.service('payment', 'snackbar')
   delivery = cluster.service('delivery', 'fancy-snackbar')
   payments = cluster.pods({ deployment: 'payment', namespace: 'snackbar' })
   order = cluster.pods({ deployment: 'order', namespace: 'snackbar' })[0]!
 })
 
+failOnUnexpectedRestarts(() => cluster)
+
 afterAll(async () => {
+  const left = restartsLeft(cluster)
+  if (cluster) await transcript.write('walkthrough.txt')
   await cluster?.stop()
   await lab.cleanUp()
+  expect(left, 'container restarts after the last test').toEqual([])
 })
-
-/** `kubectl exec <pod> -- sh -c '<command>'`, failing on a non-zero exit. */
-const sh = (pod: Pod, command: string) => shIn(pod.container, command)
 
 interface Identity {
   service: string
@@ -64,12 +88,12 @@ const identityLine = (service: string, namespace: string) =>
 
 describe('the emulated cluster, from k8s/', () => {
   test("when the manifests are applied, then each Deployment runs its replicas as pods named like a ReplicaSet's, capped at the manifest's limits and knowing their name, IP and node", async () => {
-    for (const deployment of manifests.flatMap((m) => m.deployments)) {
+    for (const deployment of [base, fancy].flatMap((m) => m.deployments)) {
       const pods = cluster.pods({ deployment: deployment.name, namespace: deployment.namespace })
       expect(pods).toHaveLength(deployment.replicas)
       for (const pod of pods) {
         expect(pod.name).toMatch(new RegExp(`^${deployment.name}-${SAFE}{6,10}-${SAFE}{5}$`))
-        const [inspected] = JSON.parse(await docker('inspect', pod.container.getId())) as {
+        const [inspected] = JSON.parse(await docker('inspect', pod.containerId)) as {
           HostConfig: { Memory: number; NanoCpus: number; ReadonlyRootfs: boolean }
           Config: { User: string }
         }[]
@@ -81,12 +105,39 @@ describe('the emulated cluster, from k8s/', () => {
       }
     }
   })
+
+  test('when `kubectl get endpoints` runs, then each Service lists its two ready pods on port 8080', () => {
+    const printed = cluster.kubectl.getEndpoints('snackbar')
+    transcript.step('The Services and their endpoints')
+    transcript.command(
+      'kubectl get endpoints',
+      `Warning: v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice\n${printed}`,
+    )
+    const rows = Object.fromEntries(
+      printed
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((line) => line.split(/\s+/)),
+    )
+    const expected = (deployment: string) =>
+      cluster
+        .pods({ deployment, namespace: 'snackbar' })
+        .map((p) => `${p.ip}:8080`)
+        .sort()
+        .join(',')
+    expect(rows).toEqual({ order: expected('order'), payment: expected('payment') })
+  })
 })
 
 describe('inside an order pod (kubectl exec), the walkthrough', () => {
   test("when `env | grep PAYMENT` runs, then it shows the payment Service's ClusterIP and port in every form Kubernetes injects", async () => {
     const vip = payment.clusterIP
-    const lines = (await sh(order, 'env | grep PAYMENT')).trim().split('\n').sort()
+    transcript.step('The Service variables (environment variables)')
+    const lines = (await typed('env | grep PAYMENT', 'kubectl exec $ORDER_POD -- env | grep PAYMENT'))
+      .trim()
+      .split('\n')
+      .sort()
     expect(lines).toEqual(
       [
         `PAYMENT_PORT=tcp://${vip}:80`,
@@ -101,48 +152,80 @@ describe('inside an order pod (kubectl exec), the walkthrough', () => {
     )
   })
 
-  test('when `curl -s $PAYMENT_SERVICE_HOST:$PAYMENT_SERVICE_PORT` runs, then a payment pod answers with its name, IP, namespace and node', async () => {
-    const line = await sh(order, 'curl -s $PAYMENT_SERVICE_HOST:$PAYMENT_SERVICE_PORT')
-    const [, pod, ip, node] = identityLine('payment', 'snackbar').exec(line) ?? []
-    const answering = payments.find((p) => p.name === pod)
-    expect(answering, line).toBeDefined()
-    expect([ip, node]).toEqual([answering!.ip, answering!.node])
+  test('when `env | grep SERVICE_` runs, then the kubernetes Service is there too, on the first address of the Service range, port 443', async () => {
+    const lines = (await typed('env | grep _SERVICE_ | sort', 'kubectl exec $ORDER_POD -- env | grep _SERVICE_ | sort'))
+      .trim()
+      .split('\n')
+    const kubernetes = cluster.service('kubernetes', 'default')
+    expect(kubernetes.clusterIP).toBe('10.96.0.1')
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        'KUBERNETES_SERVICE_HOST=10.96.0.1',
+        'KUBERNETES_SERVICE_PORT=443',
+        'KUBERNETES_SERVICE_PORT_HTTPS=443',
+        `ORDER_SERVICE_HOST=${cluster.service('order', 'snackbar').clusterIP}`,
+      ]),
+    )
   })
 
-  test('when curl runs in a loop, then the new connections reach both payment pods', { timeout: SLOW }, async () => {
-    // The walkthrough loops ten times; with a random pick per connection ten calls miss a pod 1 time in 512, so
-    // twenty (1 in 2^19) keep this from flaking.
+  test('when `curl -s $PAYMENT_SERVICE_HOST:$PAYMENT_SERVICE_PORT` runs in a loop, then payment pods answer with their name, IP, namespace and node, and the new connections reach both', {
+    timeout: SLOW,
+  }, async () => {
+    transcript.step('Calling payment through the Service variables')
+    const loop = 'for i in $(seq 10); do curl -s $PAYMENT_SERVICE_HOST:$PAYMENT_SERVICE_PORT; done'
+    const ten = await typed(loop, `kubectl exec $ORDER_POD -- sh -c '${loop}'`)
+    for (const line of ten.trim().split('\n')) {
+      const [, pod, ip, node] = identityLine('payment', 'snackbar').exec(`${line}\n`) ?? []
+      const answering = payments.find((p) => p.name === pod)
+      expect(answering, line).toBeDefined()
+      expect([ip, node]).toEqual([answering!.ip, answering!.node])
+    }
+    // Ten calls miss a pod 1 time in 512 with a random pick per connection; twenty more (1 in 2^19) keep this from
+    // flaking.
     const lines = await sh(order, 'for i in $(seq 20); do curl -s $PAYMENT_SERVICE_HOST:$PAYMENT_SERVICE_PORT; done')
-    const counts = podsIn(lines)
-    expect(Object.keys(counts).sort()).toEqual(names(payments))
-    expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(20)
+    expect(Object.keys(podsIn(lines)).sort()).toEqual(names(payments))
   })
 
   test.each(['payment:80', 'payment.snackbar', 'payment.snackbar.svc.cluster.local'])(
     'when `curl -s %s` runs, then the name resolves to the ClusterIP and a payment pod answers',
     async (target) => {
+      if (target === 'payment:80')
+        transcript.step('Calling payment by name: the short name, with the namespace, the FQDN')
       const host = target.split(':')[0]!
       expect(await sh(order, `getent hosts ${host}`)).toMatch(
         new RegExp(`^${payment.clusterIP.replaceAll('.', '\\.')}\\s`),
       )
-      const [, pod] = identityLine('payment', 'snackbar').exec(await sh(order, `curl -s ${target}`)) ?? []
+      const [, pod] = identityLine('payment', 'snackbar').exec(await typed(`curl -s ${target}`)) ?? []
       expect(names(payments)).toContain(pod)
     },
   )
 
-  test("when `cat /etc/resolv.conf` runs, then it shows the pod's search path and ndots:5", async () => {
-    const resolvConf = await sh(order, 'cat /etc/resolv.conf')
-    expect(resolvConf).toMatch(/^search snackbar\.svc\.cluster\.local svc\.cluster\.local cluster\.local$/m)
-    expect(resolvConf).toMatch(/^options ndots:5$/m)
-    expect(resolvConf).toMatch(/^nameserver \S+$/m)
+  test('when `cat /etc/resolv.conf` runs, then it names the kube-dns ClusterIP, the search path of the namespace and ndots:5, as the kubelet writes it', async () => {
+    transcript.step('Why the names resolve: the pod resolver')
+    const resolvConf = await typed('cat /etc/resolv.conf')
+    expect(resolvConf).toBe(
+      `search snackbar.svc.cluster.local svc.cluster.local cluster.local\nnameserver ${cluster.kubeDns.clusterIP}\noptions ndots:5\n`,
+    )
+    expect(cluster.kubeDns.clusterIP).toBe('10.96.0.10')
   })
 
   test('when `curl -s delivery.fancy-snackbar` runs, then delivery answers from the other namespace, while order has no DELIVERY_ variables and the short name does not resolve', async () => {
-    expect(await sh(order, 'curl -s delivery.fancy-snackbar')).toMatch(identityLine('delivery', 'fancy-snackbar'))
+    transcript.step('A Service in another namespace')
+    expect(await typed('curl -s delivery.fancy-snackbar')).toMatch(identityLine('delivery', 'fancy-snackbar'))
     const grep = await cluster.exec(order, 'env | grep DELIVERY')
     expect([grep.exitCode, grep.output]).toEqual([1, ''])
     // curl's exit code 6: could not resolve host. Service variables and short names stop at the namespace.
-    expect((await cluster.exec(order, 'curl -s delivery')).exitCode).toBe(6)
+    const short = await cluster.exec(order, 'curl -s delivery')
+    transcript.command(
+      'kubectl exec $ORDER_POD -- curl -s delivery; echo "exit code $?"',
+      `exit code ${short.exitCode}`,
+    )
+    expect(short.exitCode).toBe(6)
+  })
+
+  test('when the transcript is read, then it shows the nameserver as the kube-dns ClusterIP and KUBERNETES_SERVICE_HOST among the variables', () => {
+    expect(transcript.text).toContain(`nameserver ${cluster.kubeDns.clusterIP}`)
+    expect(transcript.text).toMatch(/^KUBERNETES_SERVICE_HOST=10\.96\.0\.1$/m)
   })
 })
 
@@ -178,15 +261,18 @@ describe("through order's own endpoints, from outside the pods", () => {
     },
   )
 
-  test("when GET /discovery, then it shows the variables of the Services in order's namespace, the search path, and which names resolve", async () => {
+  test("when GET /discovery, then it shows the variables of the Services in order's namespace and of `kubernetes`, the search path, and which names resolve", async () => {
     const { status, body } = await getJson<{
       serviceVariables: Record<string, string>
-      resolvConf: { search: string[]; ndots: number }
+      resolvConf: { nameservers: string[]; search: string[]; ndots: number }
       names: { name: string; addresses: string[]; error: string | null }[]
     }>(cluster.url(order, '/discovery'))
     expect(status).toBe(200)
     const orderService = cluster.service('order', 'snackbar')
     expect(body.serviceVariables).toEqual({
+      KUBERNETES_SERVICE_HOST: '10.96.0.1',
+      KUBERNETES_SERVICE_PORT: '443',
+      KUBERNETES_SERVICE_PORT_HTTPS: '443',
       ORDER_SERVICE_HOST: orderService.clusterIP,
       ORDER_SERVICE_PORT: '80',
       ORDER_SERVICE_PORT_HTTP: '80',
@@ -194,7 +280,8 @@ describe("through order's own endpoints, from outside the pods", () => {
       PAYMENT_SERVICE_PORT: '80',
       PAYMENT_SERVICE_PORT_HTTP: '80',
     })
-    expect(body.resolvConf).toMatchObject({
+    expect(body.resolvConf).toEqual({
+      nameservers: [cluster.kubeDns.clusterIP],
       search: ['snackbar.svc.cluster.local', 'svc.cluster.local', 'cluster.local'],
       ndots: 5,
     })
@@ -233,26 +320,41 @@ describe("through order's own endpoints, from outside the pods", () => {
 })
 
 describe('endpoints follow readiness', () => {
-  test('when a payment pod stops being ready, then it leaves the endpoints and twenty new connections all reach the other pod', {
+  test('when a payment pod gets SIGTERM, then its readiness fails and it leaves the endpoints, twenty new connections all reach the other pod, and once it has drained and exited the kubelet restarts it in place', {
     timeout: SLOW,
   }, async () => {
     const [leaving, staying] = payments as [Pod, Pod]
-    // SIGTERM alone: the pod drains (readiness 503, still serving); only the readiness probe takes it out.
-    await cluster.signal(leaving, 'SIGTERM')
+    // SIGTERM alone (`kill 1` inside the pod): the app drains (readiness 503, still serving); the probe takes it out.
+    cluster.signal(leaving, 'SIGTERM')
     await cluster.waitForEndpoints(payment, (pods) => pods.length === 1 && pods[0] === staying)
     const { body } = await getJson<SpreadReport>(cluster.url(order, '/payment/spread?n=20'))
     // retried 0: not one connection went to the leaving pod, not even one refused and tried again.
     expect(body).toMatchObject({ answered: 20, failed: 0, retried: 0, pods: [{ pod: staying.name, count: 20 }] })
+    // restartPolicy Always: the container that exited 0 after its drain is started again, same pod, same IP.
+    await cluster.waitForEndpoints(payment, (pods) => names(pods).join() === names(payments).join(), 90_000)
+    expect(cluster.takeRestarts()).toMatchObject([
+      {
+        pod: leaving.name,
+        ip: leaving.ip,
+        restartCount: 1,
+        cause: 'exited',
+        reason: 'Completed',
+        exitCode: 0,
+        backoffMs: 0,
+      },
+    ])
   })
 
-  test('when that pod is replaced (new pod ready and in the endpoints, then the old one deleted), then new connections reach the survivor and the new pod', {
+  test('when that pod is deleted, then its ReplicaSet replaces it with a new pod of the same template, which joins the endpoints beside the survivor', {
     timeout: SLOW,
   }, async () => {
     const [leaving, staying] = payments as [Pod, Pod]
-    const { pod: fresh } = await cluster.replacePod(leaving)
+    await cluster.deletePod(leaving)
+    await cluster.rolloutStatus('payment', 'snackbar')
+    const fresh = cluster.pods({ deployment: 'payment' }).find((p) => p !== staying)!
     expect(fresh.name).toMatch(new RegExp(`^payment-${leaving.templateHash}-${SAFE}{5}$`))
     expect(fresh.env.PAYMENT_SERVICE_HOST).toBe(payment.clusterIP)
-    expect(names(cluster.endpoints(payment))).toEqual(names([staying, fresh]))
+    await cluster.waitForEndpoints(payment, (pods) => names(pods).join() === names([staying, fresh]).join())
     const { body } = await getJson<SpreadReport>(cluster.url(order, '/payment/spread?n=20'))
     expect(body).toMatchObject({ answered: 20, failed: 0 })
     expect(body.pods.map((p) => p.pod).sort()).toEqual(names([staying, fresh]))

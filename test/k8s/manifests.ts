@@ -65,6 +65,12 @@ export interface ServiceInfo {
   labels: Record<string, string>
   selector: Record<string, string>
   ports: ServicePortInfo[]
+  /** spec.clusterIP as written: undefined (allocated), 'None' (headless) or a fixed address. */
+  clusterIP: string | undefined
+  /** spec.sessionAffinity: 'None' (default) or 'ClientIP'. */
+  sessionAffinity: string
+  /** sessionAffinityConfig.clientIP.timeoutSeconds, default 10800 (3 h) for ClientIP. */
+  sessionAffinityTimeoutSeconds: number
   raw: IService
 }
 
@@ -77,6 +83,9 @@ export interface EnvEntry {
 }
 
 export interface ProbeInfo {
+  /** The handler: httpGet or tcpSocket (exec and grpc probes are refused). */
+  handler: 'httpGet' | 'tcpSocket'
+  /** The request path; empty for a tcpSocket probe. */
   path: string
   /** As written: a port name or number. */
   port: number | string
@@ -87,6 +96,10 @@ export interface ProbeInfo {
   timeoutSeconds: number
   failureThreshold: number
   successThreshold: number
+  /** httpGet.httpHeaders, as written. */
+  httpHeaders?: { name: string; value: string }[]
+  /** The probe's own terminationGracePeriodSeconds, used when a liveness or startup failure kills the container. */
+  terminationGracePeriodSeconds?: number
 }
 
 export interface ContainerInfo {
@@ -248,11 +261,16 @@ function required<T>(value: T | undefined | null, what: string): T {
 
 function probeInfo(probe: IProbe | undefined, container: IContainer, what: string): ProbeInfo | undefined {
   if (probe === undefined) return undefined
-  const get = required(probe.httpGet, `${what}.httpGet`)
-  return {
-    path: get.path ?? '/',
-    port: get.port,
-    containerPort: resolveContainerPort(container, get.port),
+  const get = probe.httpGet
+  const tcp = probe.tcpSocket
+  if (get === undefined && tcp === undefined)
+    throw new Error(`${what}: only httpGet and tcpSocket probes are supported`)
+  const port = get?.port ?? tcp!.port
+  const info: ProbeInfo = {
+    handler: get ? 'httpGet' : 'tcpSocket',
+    path: get ? (get.path ?? '/') : '',
+    port,
+    containerPort: resolveContainerPort(container, port),
     // Kubernetes defaults, so callers can reason about timings without repeating them.
     initialDelaySeconds: probe.initialDelaySeconds ?? 0,
     periodSeconds: probe.periodSeconds ?? 10,
@@ -260,6 +278,10 @@ function probeInfo(probe: IProbe | undefined, container: IContainer, what: strin
     failureThreshold: probe.failureThreshold ?? 3,
     successThreshold: probe.successThreshold ?? 1,
   }
+  if (get?.httpHeaders) info.httpHeaders = get.httpHeaders.map(({ name, value }) => ({ name, value }))
+  if (probe.terminationGracePeriodSeconds !== undefined)
+    info.terminationGracePeriodSeconds = probe.terminationGracePeriodSeconds
+  return info
 }
 
 /** A named or numbered port → the container port number. */
@@ -339,6 +361,9 @@ function serviceInfo(s: IService): ServiceInfo {
       targetPort: p.targetPort ?? p.port,
       protocol: p.protocol ?? 'TCP',
     })),
+    clusterIP: s.spec?.clusterIP,
+    sessionAffinity: s.spec?.sessionAffinity ?? 'None',
+    sessionAffinityTimeoutSeconds: s.spec?.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10_800,
     raw: s,
   }
 }

@@ -19,6 +19,24 @@ export async function run(
   return execFileAsync(command, args, { cwd, env, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 })
 }
 
+/** Runs a command with `input` on its stdin; rejects with its stderr on a non-zero exit (iptables-restore, nsenter). */
+export function runWithInput(command: string, args: string[], input: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['pipe', 'ignore', 'pipe'] })
+    let stderr = ''
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+    })
+    child.on('error', reject)
+    // A command that fails before reading (nsenter into a namespace that is gone) closes stdin: the exit code tells.
+    child.stdin!.on('error', () => {})
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr.trim()}`)),
+    )
+    child.stdin!.end(input)
+  })
+}
+
 /** The docker CLI; resolves with its stdout. */
 export async function docker(...args: string[]): Promise<string> {
   return (await run('docker', args)).stdout
