@@ -77,10 +77,10 @@ cleanup() {
   set +e
   [ "${#containers[@]}" -eq 0 ] || docker rm -f "${containers[@]}" >/dev/null 2>&1
   docker network rm "$network" >/dev/null 2>&1
-  if ! $keep && [ "${#tags[@]}" -gt 0 ]; then
-    docker rmi "${tags[@]}" >/dev/null 2>&1
-    # The legacy builder leaves each build stage's last image dangling. Only ids this run printed and that did
-    # not exist before it are ours to remove.
+  if ! $keep && [ "${#tags[@]}" -gt 0 ]; then docker rmi "${tags[@]}" >/dev/null 2>&1; fi
+  # The legacy builder leaves each build stage's last image dangling (--keep or not). Only ids this run printed
+  # and that did not exist before it are ours to remove.
+  if [ -s "$before_ids" ]; then
     dangling="$(docker image ls -q --no-trunc --filter dangling=true)"
     sed -n 's/^ ---> \([0-9a-f]\{12\}\)$/\1/p' "$work"/build-*.log 2>/dev/null | sort -u |
       while read -r id; do
