@@ -102,8 +102,9 @@ PATH="$PATH:/usr/sbin:/sbin" command -v debootstrap >/dev/null || missing+=(debo
 if [ "${#missing[@]}" -gt 0 ]; then
   say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get -q -o DPkg::Lock::Timeout=300 update >/dev/null
-  apt-get -q -o DPkg::Lock::Timeout=300 install -y --no-install-recommends "${missing[@]}" >/dev/null
+  { apt-get -q -o DPkg::Lock::Timeout=300 update &&
+    apt-get -q -o DPkg::Lock::Timeout=300 install -y --no-install-recommends "${missing[@]}"; } >"$work/apt.log" 2>&1 ||
+    { tail -n 20 "$work/apt.log" >&2; die "could not install ${missing[*]}"; }
 fi
 
 # Exit status 3: this machine cannot emulate arm64 (no binfmt_misc, say, in an unprivileged container), which
