@@ -2,7 +2,7 @@
 // controllers that act on them, one kubelet worker per pod, one kube-proxy per node and the cluster DNS, wired as on
 // a cluster: the kubelets report status, EndpointSlices follow from it at once, and each kube-proxy and CoreDNS see
 // the slices after their own propagation lag.
-import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { DeploymentInfo, KubeObject, Manifests, ServiceInfo } from '../../k8s/manifests.ts'
@@ -711,7 +711,9 @@ export class EmulatedCluster {
    */
   async oomKill(pod: Pod): Promise<void> {
     const current = this.#current(pod)
-    await writeFile(`/proc/${current.pid}/oom_score_adj`, '1000')
+    // Every process the container runs now (tini and node): the kernel then kills the app, not the hog below,
+    // whose RSS counts node's file-backed pages too and outweighs a small PID 1 with the highest score alone.
+    for (const pid of await containerProcesses(current.pid)) await writeFile(`/proc/${pid}/oom_score_adj`, '1000')
     const exited = this.#containerEvents.exited(current.id)
     // Node allocates the most per CPU second of what the image has: under a 50m quota, a shell loop takes longer.
     const hog = 'const a=[];setInterval(()=>{for(let i=0;i<8;i++)a.push(Buffer.alloc(1<<20,1))},5)'
@@ -860,3 +862,15 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Emulat
 }
 
 export type Cluster = EmulatedCluster
+
+/** The processes in the memory cgroup of a container's PID 1 (cgroup v1, as on these machines, or v2). */
+async function containerProcesses(pid: number): Promise<number[]> {
+  const cgroups = await readFile(`/proc/${pid}/cgroup`, 'utf8')
+  const line = cgroups
+    .split('\n')
+    .find((l) => /^\d+:(memory)?:/.test(l) && (l.includes(':memory:') || l.startsWith('0::')))
+  const path = line?.split(':').slice(2).join(':')
+  const base = line?.includes(':memory:') ? '/sys/fs/cgroup/memory' : '/sys/fs/cgroup'
+  const procs = await readFile(`${base}${path}/cgroup.procs`, 'utf8').catch(() => String(pid))
+  return procs.split('\n').filter(Boolean).map(Number)
+}

@@ -1,0 +1,108 @@
+// What a 50m / 64Mi pod does when it is sent far more than it can serve (issue 13): the images run as the
+// manifests run them, a closed-loop load of 300 connections for 60 s (several times what one pod serves), and beside
+// it a prober doing what the kubelet's liveness probe does, on the probe port. Figures go to artifacts/overload.json.
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { StartedNetwork, StartedTestContainer } from 'testcontainers'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { ImageLab, inspect, PORT } from '../images/support.ts'
+import { closedLoop, type LoadRun, type ProbeRun, probeEverySecond } from '../support/load.ts'
+import { repoRoot } from '../support/process.ts'
+
+const SECONDS = Number(process.env.OVERLOAD_SECONDS ?? 60)
+const CONNECTIONS = 300
+// The manifests' liveness probe: failureThreshold 3 (a restart), timeoutSeconds 3.
+const FAILURE_THRESHOLD = 3
+const PROBE_PORT = 8081
+
+const lab = new ImageLab()
+const figures: Record<string, unknown> = {}
+let network: StartedNetwork
+let payments: StartedTestContainer[]
+
+beforeAll(async () => {
+  network = await lab.network()
+  payments = await Promise.all(['payment-a', 'payment-b'].map((hostname) => lab.pod('payment', { network, hostname })))
+})
+
+afterAll(async () => {
+  await mkdir(join(repoRoot, 'artifacts'), { recursive: true })
+  await writeFile(join(repoRoot, 'artifacts/overload.json'), `${JSON.stringify(figures, null, 2)}\n`)
+  await lab.cleanUp()
+})
+
+const ip = (pod: StartedTestContainer) => pod.getIpAddress(network.getName())
+
+function summary(load: LoadRun, probes: ProbeRun) {
+  const by = (status: number) => load.outcomes.filter((o) => o.status === status)
+  const p = (values: number[], q: number) => values.sort((a, b) => a - b)[Math.floor(q * (values.length - 1))] ?? 0
+  const refused = by(503).map((o) => o.ms)
+  return {
+    answeredPerSecond: Math.round(load.outcomes.filter((o) => o.status > 0).length / load.seconds),
+    okPerSecond: Math.round(by(200).length / load.seconds),
+    statuses: Object.fromEntries([...new Set(load.outcomes.map((o) => o.status))].map((s) => [s, by(s).length])),
+    refusedP50Ms: Math.round(p(refused, 0.5)),
+    refusedP95Ms: Math.round(p(refused, 0.95)),
+    probes: { sent: probes.results.length, okShare: probes.okShare, worstRun: probes.worstRun },
+    probeP95Ms: Math.round(
+      p(
+        probes.results.filter((r) => r.ok).map((r) => r.ms),
+        0.95,
+      ),
+    ),
+  }
+}
+
+/** The load and the prober side by side, then how long a normal request takes once the load has stopped. */
+async function overload(pod: StartedTestContainer, path: string) {
+  const base = `http://${ip(pod)}:${PORT}`
+  const [load, probes] = await Promise.all([
+    closedLoop(`${base}${path}`, { connections: CONNECTIONS, seconds: SECONDS }),
+    probeEverySecond(`http://${ip(pod)}:${PROBE_PORT}/healthz`, SECONDS),
+  ])
+  const started = performance.now()
+  const after = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(10_000) }).then(
+    (response) => response.status,
+    () => 0,
+  )
+  const { State } = await inspect(pod.getId())
+  return { ...summary(load, probes), afterMs: Math.round(performance.now() - started), after, state: State }
+}
+
+describe.each([
+  ['payment', '/'],
+  ['order', '/payment?via=env'],
+] as const)('%s under 300 connections in a closed loop', (service, path) => {
+  let pod: StartedTestContainer
+  let result: Awaited<ReturnType<typeof overload>>
+
+  beforeAll(
+    async () => {
+      const upstream = { PAYMENT_SERVICE_HOST: ip(payments[0]!), PAYMENT_SERVICE_PORT: String(PORT) }
+      pod = service === 'order' ? await lab.pod('order', { network, env: upstream }) : payments[1]!
+      result = await overload(pod, path)
+      figures[service] = result
+      console.info(`${service} under overload: ${JSON.stringify(result)}`)
+    },
+    (SECONDS + 120) * 1000,
+  )
+
+  test('when it is overloaded, then the liveness probe never fails failureThreshold times in a row, and 90% of probes pass within 3 s', () => {
+    expect(result.probes.worstRun).toBeLessThan(FAILURE_THRESHOLD)
+    expect(result.probes.okShare).toBeGreaterThanOrEqual(0.9)
+  })
+
+  test('when it is overloaded, then it is neither OOM-killed nor restarted', () => {
+    expect(result.state).toMatchObject({ Running: true, OOMKilled: false })
+  })
+
+  test('when it is overloaded, then what it cannot serve is refused with a 503 within a second', () => {
+    expect(result.statuses[503] ?? 0).toBeGreaterThan(0)
+    expect(result.refusedP95Ms).toBeLessThan(1_000)
+  })
+
+  test('when the load stops, then a normal request is answered within 5 s', () => {
+    expect(result.after).toBe(200)
+    expect(result.afterMs).toBeLessThan(5_000)
+  })
+})
