@@ -2,7 +2,7 @@
 // then capped at 0.05 cpu while still warm and measured again: what one 50m pod serves once its JIT is warm (a cold
 // pod at 0.05 cpu spends its first minute of traffic compiling). CPU per request is each container's cgroup CPU
 // time over the 2xx answers the front served.
-import { PeakSampler } from './cgroup.ts'
+import { PeakSampler, systemCpuMs } from './cgroup.ts'
 import { log, POD, type Settings } from './config.ts'
 import { type Pod, stopPods } from './containers.ts'
 import { load, type Request } from './load.ts'
@@ -27,6 +27,8 @@ export interface Phase {
   non2xx: number
   /** Per pod, front first: its cgroup CPU over the requests the front answered. */
   cpuMsPerReq: number[]
+  /** The front pod's kernel CPU per request, part of its cpuMsPerReq. */
+  systemMsPerReq: number
   loadGenCpuMsPerReq: number
 }
 
@@ -43,13 +45,29 @@ export interface Sample {
   oomKilled: boolean[]
 }
 
+/** Cores the front pod kept busy: under one, with no cap, means it waited on something (the load, its log pipe). */
+export const coresBusy = (p: Phase) => Math.round((p.cpuMsPerReq[0]! * p.rps) / 10) / 100
+
 async function phase(pods: Pod[], request: Request, seconds: number, connections: number): Promise<Phase> {
   const before = pods.map((pod) => pod.cpuMs())
+  const systemBefore = systemCpuMs(pods[0]!.id)
   const result = await load({ url: pods[0]!.url, request, connections, duration: seconds })
   const cpu = pods.map((pod, i) => pod.cpuMs() - before[i]!)
+  const system = systemCpuMs(pods[0]!.id) - systemBefore
   const { rps, p50Ms, p99Ms, requests, errors, non2xx, loadGenCpuMsPerReq } = result
-  const cpuMsPerReq = cpu.map((ms) => (requests ? round(ms / requests, 4) : Number.NaN))
-  return { rps, p50Ms, p99Ms, requests, errors, non2xx, cpuMsPerReq, loadGenCpuMsPerReq }
+  const perReq = (ms: number) => (requests ? round(ms / requests, 4) : Number.NaN)
+  const cpuMsPerReq = cpu.map(perReq)
+  return {
+    rps,
+    p50Ms,
+    p99Ms,
+    requests,
+    errors,
+    non2xx,
+    cpuMsPerReq,
+    systemMsPerReq: perReq(system),
+    loadGenCpuMsPerReq,
+  }
 }
 
 async function warm(pods: Pod[], request: Request, settings: Settings, what: string): Promise<void> {

@@ -1,13 +1,10 @@
 // The pods' throughput and start-up sections.
-import type { Phase } from '../sample.ts'
+import { coresBusy, type Phase } from '../sample.ts'
 import type { StartupFigures } from '../startup.ts'
 import type { Compared, ThroughputFigures, ThroughputRow } from '../throughput.ts'
 import { pair, pct, table } from './format.ts'
 
-const cpu = (p: Phase) => p.cpuMsPerReq.join(' + ')
-/** Cores the front pod kept busy: well under one means the load generator, not the pod, set the pace. */
-const cores = (p: Phase) => Math.round((p.cpuMsPerReq[0]! * p.rps) / 10) / 100
-
+const cpu = (p: Phase) => `${p.cpuMsPerReq.join(' + ')} (sys ${p.systemMsPerReq})`
 function cells(c: Compared): (string | number)[] {
   return [
     pair(c.ours.rps, c.bare.rps),
@@ -29,7 +26,7 @@ export function throughputSection(t: ThroughputFigures): string[] {
       row.title,
       row.logLevel,
       ...cells(row[key]),
-      pair(cores(row[key].ours), cores(row[key].bare)),
+      pair(coresBusy(row[key].ours), coresBusy(row[key].bare)),
       key === 'uncapped' ? row.roundRatios.map(pct).join(' ') : null,
       errors(row),
     ])
@@ -37,7 +34,7 @@ export function throughputSection(t: ThroughputFigures): string[] {
   out.push(
     'Each sample starts the pods (`--memory 64m`), warms them, measures with no CPU cap, then caps the same warm pods ' +
       'with `docker update --cpus 0.05` and measures again. CPU per request is the container cgroup CPU time over the ' +
-      "2xx answers; for the chains it is `order + payment`. Best sample of each side shown; 'rounds' is ours/bare " +
+      "2xx answers; for the chains it is `order + payment`; `sys` is the front pod's kernel share of it. Best sample of each side shown; 'rounds' is ours/bare " +
       'round by round. The host shares its cores with autocannon: with no cap, a front pod that keeps well under one ' +
       'core busy was paced by the load generator, and its ratio understates the gap; capped, the pod is the bottleneck.',
     '',

@@ -1,5 +1,6 @@
 // Throughput targets: req/s as a share of the bare baseline's, with and without the CPU cap, and payment's CPU per
 // request against bare's. A miss names where the CPU goes, from this run's own figures.
+import { coresBusy } from '../sample.ts'
 import type { Compared } from '../throughput.ts'
 import { type Draft, type Figures, judged, ms, pct, rowOf } from './judge.ts'
 
@@ -8,7 +9,8 @@ const CAPS = { uncapped: 'no CPU cap', capped: '--cpus 0.05' } as const
 function cpuSplit(c: Compared): string {
   const [ours, bare] = [c.ours.cpuMsPerReq, c.bare.cpuMsPerReq]
   const upstream = ours.length > 1 ? `; its payment pod ${ms(ours[1])} vs bare ${ms(bare[1])}` : ''
-  return `front pod CPU/request ${ms(ours[0])} vs bare ${ms(bare[0])}${upstream}`
+  const kernel = `(kernel ${ms(c.ours.systemMsPerReq)} vs ${ms(c.bare.systemMsPerReq)})`
+  return `front pod CPU/request ${ms(ours[0])} vs bare ${ms(bare[0])} ${kernel}${upstream}`
 }
 
 /** How much of payment's CPU gap the log line explains: the same image at `warn` writes no line per request. */
@@ -21,10 +23,12 @@ export function paymentBound(f: Figures, key: 'uncapped' | 'capped'): string | n
   const asProcess = proc
     ? ` As a host process: ${ms(proc.ours.cpuMsPerReq[0])} vs bare ${ms(proc.bare.cpuMsPerReq[0])}.`
     : ''
+  // With no cap, a pod that keeps less of a core busy than bare does waits on something: its log pipe.
+  const busy = key === 'uncapped' ? ` It kept ${coresBusy(info.ours)} cores busy, bare ${coresBusy(info.bare)}.` : ''
   return (
     `${cpuSplit(info)}. At LOG_LEVEL=warn the same image makes ${pct(warn.rpsRatio)} of bare at ` +
     `${ms(w)}/request: the per-request log line is ${share} of the CPU gap, the rest Fastify's lifecycle, hooks and ` +
-    `metrics.${asProcess}`
+    `metrics.${busy}${asProcess}`
   )
 }
 
