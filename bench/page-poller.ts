@@ -3,7 +3,7 @@
 // connection each (the page's default), waits for the answer, and asks again a second after it asked last.
 import { setTimeout as sleep } from 'node:timers/promises'
 
-const PANELS = ['env', 'name', 'fqdn']
+export const PANELS = ['env', 'name', 'fqdn']
 const N = 10
 const ROUND_MS = 1000
 
@@ -35,8 +35,12 @@ export async function openPage(base: string): Promise<void> {
   if (counts.failures) throw new Error(`the order page's first requests failed ${counts.failures} times`)
 }
 
-/** Runs the three live panels until `signal` aborts; counts what they asked. `gapMs` 0 asks back to back. */
-export async function pollPanels(base: string, signal: AbortSignal, gapMs = ROUND_MS): Promise<PollerCounts> {
+/** Runs the live panels until `signal` aborts; counts what they asked. `gapMs` 0 asks back to back. */
+export async function pollPanels(
+  base: string,
+  signal: AbortSignal,
+  { gapMs = ROUND_MS, panels = PANELS }: { gapMs?: number; panels?: string[] } = {},
+): Promise<PollerCounts> {
   const counts: PollerCounts = { rounds: 0, failures: 0, latenciesMs: [] }
   const panel = async (via: string) => {
     while (!signal.aborted) {
@@ -47,7 +51,7 @@ export async function pollPanels(base: string, signal: AbortSignal, gapMs = ROUN
       if (rest > 0) await sleep(rest, undefined, { signal }).catch(() => {})
     }
   }
-  await Promise.all(PANELS.map(panel))
+  await Promise.all(panels.map(panel))
   return counts
 }
 

@@ -4,7 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { log, POD, type Settings } from './config.ts'
 import { type Pod, startPods, stopPods } from './containers.ts'
-import { CALLS_PER_ROUND, openPage, type PollerCounts, pollPanels } from './page-poller.ts'
+import { CALLS_PER_ROUND, openPage, PANELS, type PollerCounts, pollPanels } from './page-poller.ts'
 import { median, round } from './stats.ts'
 import { orderSpec, paymentSpec, type Stage } from './subjects.ts'
 
@@ -20,7 +20,10 @@ export interface PageFigures {
   spreadP50Ms: number
   failures: number
   paymentCpuMsPerSecond: number
-  peakWorkingSetMiB: number
+  /** Each panel alone: order's CPU per upstream call over idle, so a way's own cost (DNS, connection) shows. */
+  byPanel: { via: string; callsPerSecond: number; msPerCall: number }[]
+  /** order's, at the end of the page's run. */
+  workingSetMiB: number
 }
 
 async function startStack(stage: Stage): Promise<Pod[]> {
@@ -53,24 +56,35 @@ async function during<T>(seconds: number, work: (signal: AbortSignal) => Promise
   return running
 }
 
-async function measure(order: Pod, payment: Pod, s: Settings): Promise<Omit<PageFigures, 'idleCpuMsPerSecond'>> {
+type Polled = Omit<PageFigures, 'idleCpuMsPerSecond' | 'extraShareOf50m' | 'byPanel'>
+
+async function measure(order: Pod, payment: Pod, duration: number, panels = PANELS): Promise<Polled> {
   const before = [order.cpuMs(), payment.cpuMs()]
   const started = performance.now()
-  const counts: PollerCounts = await during(s.pageSeconds, (signal) => pollPanels(order.url, signal))
+  const counts: PollerCounts = await during(duration, (signal) => pollPanels(order.url, signal, { panels }))
   const seconds = (performance.now() - started) / 1000
   const [cpu, paymentCpu] = [order.cpuMs() - before[0]!, payment.cpuMs() - before[1]!]
   const roundsPerSecond = round(counts.rounds / seconds, 2)
   return {
     seconds: round(seconds),
     cpuMsPerSecond: round(cpu / seconds, 2),
-    extraShareOf50m: Number.NaN,
     roundsPerSecond,
     upstreamCallsPerSecond: round(roundsPerSecond * CALLS_PER_ROUND, 1),
     spreadP50Ms: round(median(counts.latenciesMs), 1),
     failures: counts.failures,
     paymentCpuMsPerSecond: round(paymentCpu / seconds, 2),
-    peakWorkingSetMiB: order.workingSetMiB(),
+    workingSetMiB: order.workingSetMiB(),
   }
+}
+
+async function panels(order: Pod, payment: Pod, idle: number, s: Settings): Promise<PageFigures['byPanel']> {
+  const byPanel: PageFigures['byPanel'] = []
+  for (const via of PANELS) {
+    const alone = await measure(order, payment, Math.max(1, s.pageSeconds / 3), [via])
+    const msPerCall = round((alone.cpuMsPerSecond - idle) / alone.upstreamCallsPerSecond, 3)
+    byPanel.push({ via, callsPerSecond: alone.upstreamCallsPerSecond, msPerCall })
+  }
+  return byPanel
 }
 
 export async function page(stage: Stage, s: Settings): Promise<PageFigures> {
@@ -78,17 +92,18 @@ export async function page(stage: Stage, s: Settings): Promise<PageFigures> {
   const [order, payment] = pods as [Pod, Pod]
   try {
     await openPage(order.url)
-    await during(s.pageWarmupSeconds, (signal) => pollPanels(order.url, signal, 0))
+    await during(s.pageWarmupSeconds, (signal) => pollPanels(order.url, signal, { gapMs: 0 }))
     await order.cap(POD.cpus)
     await sleep(s.quick ? 1_000 : 5_000)
     const idleBefore = order.cpuMs()
     await sleep(s.quick ? 1_000 : 10_000)
     const idleCpuMsPerSecond = round((order.cpuMs() - idleBefore) / (s.quick ? 1 : 10), 2)
     await openPage(order.url)
-    const figures = await measure(order, payment, s)
+    const figures = await measure(order, payment, s.pageSeconds)
     const extraShareOf50m = round((figures.cpuMsPerSecond - idleCpuMsPerSecond) / POD.millicores, 3)
     log(`page: order ${figures.cpuMsPerSecond} ms/s (idle ${idleCpuMsPerSecond}), ${figures.roundsPerSecond} rounds/s`)
-    return { ...figures, idleCpuMsPerSecond, extraShareOf50m }
+    const byPanel = await panels(order, payment, idleCpuMsPerSecond, s)
+    return { ...figures, idleCpuMsPerSecond, extraShareOf50m, byPanel }
   } finally {
     await stopPods(pods)
   }

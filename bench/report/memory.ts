@@ -10,7 +10,7 @@ export function memorySection(memory: GrowthFigures[]): string[] {
     g.idleWorkingSetMiB,
     g.peakWorkingSetMiB,
     g.samples.map((s) => s.workingSetMiB).join(' '),
-    g.samples.map((s) => s.heapUsedMiB ?? '–').join(' '),
+    g.samples.map((s) => `${s.heapUsedMiB ?? '–'}/${s.heapTotalMiB ?? '–'}`).join(' '),
     `${g.secondHalfGrowthMiB >= 0 ? '+' : ''}${g.secondHalfGrowthMiB}${g.flat ? ' (flat)' : ''}`,
     `${g.idleRssMiB} / ${g.peakRssMiB}`,
     g.oomKilled ? '**OOM-killed**' : 'no',
@@ -20,7 +20,7 @@ export function memorySection(memory: GrowthFigures[]): string[] {
     'idle WS MiB',
     'peak WS MiB',
     'WS MiB after each step',
-    'heap used MiB',
+    'heap used/total MiB',
     'growth 2nd half MiB',
     'RSS idle / peak MiB',
     'OOM',
@@ -80,6 +80,9 @@ export function pageSection(p: PageFigures): string[] {
         ],
       ],
     ),
+    '',
+    'Each panel alone, order CPU per upstream call over idle: ' +
+      `${p.byPanel.map((x) => `via=${x.via} ${x.msPerCall} ms (${x.callsPerSecond} calls/s)`).join(', ')}.`,
     '',
   ]
 }

@@ -71,7 +71,8 @@ function memoryTargets(f: Figures): Draft[] {
       show: mib,
     }
     const beside = `${g.samples[0]?.workingSetMiB} → ${g.samples.at(-1)?.workingSetMiB} MiB`
-    const heap = `V8 heap used after each step: ${g.samples.map((x) => x.heapUsedMiB ?? '–').join(' ')} MiB`
+    const steps = g.samples.map((x) => `${x.heapUsedMiB ?? '–'}/${x.heapTotalMiB ?? '–'}`).join(' ')
+    const heap = `V8 heap used/total after each step: ${steps} MiB`
     drafts.push(judged(check, g.secondHalfGrowthMiB, beside, heap))
   }
   return [...drafts, oomTarget(f)]
@@ -123,7 +124,8 @@ function budgetTargets(f: Figures): Draft[] {
   const perCall = p ? round((p.cpuMsPerSecond - p.idleCpuMsPerSecond) / p.upstreamCallsPerSecond, 3) : null
   const bareCall = f.throughput?.rows.find((r) => r.id === 'chain-new')?.capped.bare.cpuMsPerReq[0]
   const bound = p
-    ? `order spends ${perCall} ms per upstream call of a spread (a new connection each); a bare front spends ` +
+    ? `order spends ${perCall} ms per upstream call of a spread (a new connection each; ` +
+      `${p.byPanel.map((x) => `via=${x.via} ${x.msPerCall}`).join(', ')} ms alone); a bare front spends ` +
       `${bareCall ?? '–'} ms per request that makes one such call (chain-new at 0.05 cpu)`
     : null
   return [...drafts, judged(check, p?.extraShareOf50m, beside, bound)]
