@@ -14,7 +14,7 @@ export const settings = {
   warmup: quick ? 1 : 3,
   connections: number('BENCH_CONNECTIONS', 16, 16),
   rounds: number('BENCH_ROUNDS', 3, 1),
-  growthRequests: quick ? 2_000 : 100_000,
+  growthRequests: number('BENCH_GROWTH_REQUESTS', 100_000, 2_000),
   growthSteps: 10,
   idleSeconds: quick ? 2 : 15,
   startupRuns: number('BENCH_STARTUP_RUNS', 5, 1),

@@ -14,6 +14,8 @@ export interface GrowthSample {
   workingSetMiB: number
   rssMiB: number
   heapUsedMiB: number | null
+  /** What V8 holds for its heap, used or not: growth here with a steady heap used is V8 sizing its spaces. */
+  heapTotalMiB: number | null
 }
 
 export interface GrowthFigures {
@@ -32,13 +34,16 @@ export interface GrowthFigures {
   oomKilled: boolean
 }
 
-async function heapUsedMiB(pod: Pod): Promise<number | null> {
+async function heap(pod: Pod): Promise<{ heapUsedMiB: number | null; heapTotalMiB: number | null }> {
   const text = await fetch(`${pod.url}/metrics`).then(
     (r) => r.text(),
     () => '',
   )
-  const bytes = /^nodejs_heap_size_used_bytes (\S+)/m.exec(text)?.[1]
-  return bytes === undefined ? null : round(Number(bytes) / 1024 / 1024)
+  const mib = (metric: string) => {
+    const bytes = new RegExp(`^${metric} (\\S+)`, 'm').exec(text)?.[1]
+    return bytes === undefined ? null : round(Number(bytes) / 1024 / 1024)
+  }
+  return { heapUsedMiB: mib('nodejs_heap_size_used_bytes'), heapTotalMiB: mib('nodejs_heap_size_total_bytes') }
 }
 
 async function step(pods: Pod[], request: Request, amount: number, s: Settings): Promise<number> {
@@ -56,12 +61,7 @@ async function grow(pods: Pod[], request: Request, s: Settings): Promise<{ serie
     await sleep(200)
     for (const [i, pod] of pods.entries()) {
       const { rssMiB } = await pod.rss()
-      series[i]!.push({
-        requests: done,
-        workingSetMiB: pod.workingSetMiB(),
-        rssMiB,
-        heapUsedMiB: await heapUsedMiB(pod),
-      })
+      series[i]!.push({ requests: done, workingSetMiB: pod.workingSetMiB(), rssMiB, ...(await heap(pod)) })
     }
   }
   return { series, rps: Math.round(rates.reduce((a, b) => a + b, 0) / rates.length) }
