@@ -33,7 +33,7 @@ export class BenchNetwork {
     try {
       network.#dns = await startClusterDns(gateway, (host) => network.#names.get(host))
     } catch (error) {
-      await network.remove()
+      await removeNetwork(name)
       throw error
     }
     return network
@@ -50,7 +50,21 @@ export class BenchNetwork {
 
   async remove(): Promise<void> {
     await this.#dns?.close().catch(() => {})
-    await docker('network', 'rm', this.name).catch(() => {})
+    await removeNetwork(this.name)
+  }
+}
+
+/** Removes a network of the bench's and whatever still runs on it: only the run that created it can have pods there. */
+export async function removeNetwork(name: string): Promise<void> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const left = (await dockerOut('ps', '-aq', '--filter', `network=${name}`).catch(() => '')).split('\n')
+    if (left.some(Boolean)) await docker('rm', '-f', ...left.filter(Boolean)).catch(() => {})
+    const removed = await docker('network', 'rm', name).then(
+      () => true,
+      (error: Error) => /No such network|not found/i.test(error.message),
+    )
+    if (removed) return
+    await sleep(1_000)
   }
 }
 

@@ -94,21 +94,20 @@ export async function imageIds(): Promise<Set<string>> {
   return new Set((await dockerOut('image', 'ls', '-a', '-q', '--no-trunc')).split('\n').filter(Boolean))
 }
 
-export async function buildImages(base: string, runId: string): Promise<Images> {
+export function imageTags(runId: string): { payment: string; order: string; bare: string } {
   const tag = (service: string) => `snackbar-bench/${service}:${runId}`
+  return { payment: tag('payment'), order: tag('order'), bare: tag('bare') }
+}
+
+export async function buildImages(base: string, runId: string): Promise<Images> {
+  const tags = imageTags(runId)
   const made: ImageFacts[] = []
-  for (const service of ['payment', 'order']) {
+  for (const service of ['payment', 'order'] as const) {
     const args = ['-f', `Dockerfile.${service}`, '--build-arg', `NODE_IMAGE=${base}`, repoRoot]
-    made.push(await facts(service, tag(service), base, await buildOne(tag(service), args)))
+    made.push(await facts(service, tags[service], base, await buildOne(tags[service], args)))
   }
-  made.push(await facts('bare', tag('bare'), base, await buildBare(tag('bare'), base)))
-  return {
-    payment: tag('payment'),
-    order: tag('order'),
-    bare: tag('bare'),
-    facts: made,
-    baseBytes: await imageBytes(base),
-  }
+  made.push(await facts('bare', tags.bare, base, await buildBare(tags.bare, base)))
+  return { ...tags, facts: made, baseBytes: await imageBytes(base) }
 }
 
 /** Removes our tags, and the dangling build-stage images this run's builds left that did not exist before it. */

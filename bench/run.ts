@@ -12,9 +12,9 @@ import { cpus, tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { repoRoot, run } from '../test/support/process.ts'
 import { log, RUNTIME, settings as s } from './config.ts'
-import { BenchNetwork, dockerAvailable, stopAllPods } from './containers.ts'
+import { BenchNetwork, dockerAvailable, removeNetwork, stopAllPods } from './containers.ts'
 import { idle } from './idle.ts'
-import { buildImages, bundleBare, imageBytes, imageIds, removeImages } from './images.ts'
+import { buildImages, bundleBare, imageBytes, imageIds, imageTags, removeImages } from './images.ts'
 import { memory } from './memory.ts'
 import { page } from './page.ts'
 import { processStartup } from './process/startup.ts'
@@ -37,26 +37,35 @@ async function unavailable(): Promise<string | null> {
   return base === null ? `base image ${s.nodeImage} is not on this machine (set NODE_IMAGE)` : null
 }
 
+/** What this run made, undone at its end or when it is interrupted. */
+const made: (() => Promise<void>)[] = []
+
+async function cleanUp(): Promise<void> {
+  await stopAllPods()
+  for (const undo of made.splice(0).reverse()) await undo().catch(() => {})
+}
+
 async function pods(figures: Figures): Promise<void> {
+  const runId = String(process.pid)
   const before = await imageIds()
-  log(`building the images FROM ${s.nodeImage}`)
-  const images = await buildImages(s.nodeImage, String(process.pid)).catch(async (error) => {
-    await removeImages([], before)
-    throw error
-  })
-  figures.images = { base: s.nodeImage, baseBytes: images.baseBytes, facts: images.facts }
-  const network = await BenchNetwork.create(`snackbar-bench-${process.pid}`)
-  const stage = { network, images }
+  if (!s.keepImages) made.push(() => removeImages(Object.values(imageTags(runId)), before))
   try {
+    log(`building the images FROM ${s.nodeImage}`)
+    const images = await buildImages(s.nodeImage, runId)
+    figures.images = { base: s.nodeImage, baseBytes: images.baseBytes, facts: images.facts }
+    const name = `snackbar-bench-${runId}`
+    // Undone by name, so a run interrupted while it creates the network, or starts a pod, still removes it.
+    made.push(() => removeNetwork(name))
+    const network = await BenchNetwork.create(name)
+    made.push(() => network.remove())
+    const stage = { network, images }
     if (s.only.has('throughput')) figures.throughput = await throughput(stage, s)
     if (s.only.has('startup')) figures.startup = await startup(stage, s)
     if (s.only.has('memory')) figures.memory = await memory(stage, s)
     if (s.only.has('idle')) figures.idle = await idle(stage, s)
     if (s.only.has('page')) figures.page = await page(stage, s)
   } finally {
-    await stopAllPods()
-    await network.remove()
-    if (!s.keepImages) await removeImages([images.payment, images.order, images.bare], before)
+    await cleanUp()
   }
 }
 
@@ -139,8 +148,8 @@ async function main(): Promise<void> {
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
-    log(`${signal}: removing the pods this run started`)
-    void stopAllPods().finally(() => process.exit(130))
+    log(`${signal}: removing the pods, network and images this run made`)
+    void cleanUp().finally(() => process.exit(130))
   })
 }
 await main()

@@ -6,7 +6,7 @@ import { PeakSampler, systemCpuMs } from './cgroup.ts'
 import { log, POD, type Settings } from './config.ts'
 import { type Pod, stopPods } from './containers.ts'
 import { load, type Request } from './load.ts'
-import { loadAverage, round } from './stats.ts'
+import { loadAverage, quietMachine, round } from './stats.ts'
 import type { PodOptions, Side, Stage } from './subjects.ts'
 
 export interface Comparison {
@@ -38,6 +38,8 @@ export interface Sample {
   side: string
   round: number
   loadAverage: number
+  /** Cores other work kept busy just before the sample (see quietMachine). */
+  hostBusyCores: number
   uncapped: Phase
   capped: Phase
   idleWorkingSetMiB: number[]
@@ -82,6 +84,7 @@ async function warm(pods: Pod[], request: Request, settings: Settings, what: str
 }
 
 export async function sample(stage: Stage, c: Comparison, side: string, round_: number, s: Settings): Promise<Sample> {
+  const hostBusyCores = await quietMachine()
   const load1 = loadAverage()[0]!
   const pods = await c.start(stage, side === 'bare' ? 'bare' : 'ours', { logLevel: side, cpus: null })
   const peaks = new PeakSampler(pods.map((pod) => pod.id))
@@ -101,6 +104,7 @@ export async function sample(stage: Stage, c: Comparison, side: string, round_: 
       side,
       round: round_,
       loadAverage: load1,
+      hostBusyCores,
       uncapped,
       capped,
       idleWorkingSetMiB,

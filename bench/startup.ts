@@ -2,7 +2,7 @@
 // host (a probe run with `docker exec` would spend the container's own quota). Subjects are interleaved run by run.
 import { log, type Settings } from './config.ts'
 import { Pod, type PodSpec } from './containers.ts'
-import { loadAverage, median, round } from './stats.ts'
+import { loadAverage, median, quietMachine, round } from './stats.ts'
 import { orderSpec, paymentSpec, type Stage } from './subjects.ts'
 
 export interface StartupFigures {
@@ -12,7 +12,7 @@ export interface StartupFigures {
   readySeconds: number
   /** Median cgroup CPU time at the first 200, ms. */
   cpuToReadyMs: number
-  samples: { readySeconds: number; cpuToReadyMs: number; loadAverage: number }[]
+  samples: { readySeconds: number; cpuToReadyMs: number; loadAverage: number; hostBusyCores: number }[]
 }
 
 // A Service address nothing answers at: order makes no upstream call before its first request.
@@ -30,11 +30,17 @@ function subjects(stage: Stage): PodSpec[] {
 }
 
 async function startOnce(stage: Stage, spec: PodSpec): Promise<StartupFigures['samples'][number]> {
+  const hostBusyCores = await quietMachine()
   const load1 = loadAverage()[0]!
   const pod = await Pod.start(stage.network, spec)
   try {
     const readyMs = await pod.ready()
-    return { readySeconds: round(readyMs / 1000, 2), cpuToReadyMs: round(pod.cpuMs()), loadAverage: load1 }
+    return {
+      readySeconds: round(readyMs / 1000, 2),
+      cpuToReadyMs: round(pod.cpuMs()),
+      loadAverage: load1,
+      hostBusyCores,
+    }
   } finally {
     await pod.stop()
   }

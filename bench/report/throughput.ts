@@ -46,6 +46,11 @@ export function throughputSection(t: ThroughputFigures): string[] {
     table([...header, 'front cores busy', '', 'errors'], rows('capped')),
     '',
   )
+  const busy = t.samples.map((x) => x.hostBusyCores)
+  out.push(
+    `Other work on the machine kept ${Math.min(...busy)}–${Math.max(...busy)} cores busy just before the samples.`,
+    '',
+  )
   if (t.reruns.length) out.push(`Run once more because their rounds disagreed: ${t.reruns.join(', ')}.`, '')
   return out
 }
@@ -55,14 +60,17 @@ export function startupSection(startup: StartupFigures[]): string[] {
     s.id,
     `${s.readySeconds} (${s.samples.map((x) => x.readySeconds).join(', ')})`,
     s.cpuToReadyMs,
-    s.samples.map((x) => x.loadAverage).join(' '),
+    s.samples.map((x) => `${x.loadAverage} (${x.hostBusyCores})`).join(' '),
   ])
   return [
     '## Pods: start-up at `--cpus 0.05 --memory 64m`',
     '',
     '`docker run` to the first 200 on `/readyz`, polled from the host every 20 ms; subjects interleaved run by run.',
     '',
-    table(['pod', 's to ready, median (runs)', 'cgroup CPU ms to ready', 'load average at each run'], rows),
+    table(
+      ['pod', 's to ready, median (runs)', 'cgroup CPU ms to ready', 'load average (cores busy) at each run'],
+      rows,
+    ),
     '',
   ]
 }
