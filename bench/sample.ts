@@ -84,7 +84,7 @@ async function warm(pods: Pod[], request: Request, settings: Settings, what: str
 }
 
 export async function sample(stage: Stage, c: Comparison, side: string, round_: number, s: Settings): Promise<Sample> {
-  const hostBusyCores = await quietMachine()
+  const hostBusyCores = await quietMachine(s.quick)
   const load1 = loadAverage()[0]!
   const pods = await c.start(stage, side === 'bare' ? 'bare' : 'ours', { logLevel: side, cpus: null })
   const peaks = new PeakSampler(pods.map((pod) => pod.id))

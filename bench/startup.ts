@@ -29,8 +29,8 @@ function subjects(stage: Stage): PodSpec[] {
   ]
 }
 
-async function startOnce(stage: Stage, spec: PodSpec): Promise<StartupFigures['samples'][number]> {
-  const hostBusyCores = await quietMachine()
+async function startOnce(stage: Stage, spec: PodSpec, quick: boolean): Promise<StartupFigures['samples'][number]> {
+  const hostBusyCores = await quietMachine(quick)
   const load1 = loadAverage()[0]!
   const pod = await Pod.start(stage.network, spec)
   try {
@@ -52,7 +52,7 @@ export async function startup(stage: Stage, s: Settings): Promise<StartupFigures
   for (let run = 0; run < s.startupRuns; run++) {
     // Rotated each run, so no subject always follows the same one.
     const order = specs.map((_, i) => specs[(i + run) % specs.length]!)
-    for (const spec of order) samples.get(spec.name)!.push(await startOnce(stage, spec))
+    for (const spec of order) samples.get(spec.name)!.push(await startOnce(stage, spec, s.quick))
   }
   return specs.map(({ name }) => {
     const runs = samples.get(name)!
