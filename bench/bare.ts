@@ -1,5 +1,6 @@
 // The ceiling the bench compares our services with: plain node:http doing the same work and returning the same bytes,
-// with none of Fastify, pino, prom-client or undici. Run as its own process, like the services.
+// with none of Fastify, pino, prom-client or undici. It runs as the bare image's server (images.ts) and as a host
+// process for the process table.
 //   BARE_ROLE=payment  GET / (identity line, or JSON on Accept: application/json), POST /payments, GET /readyz
 //   BARE_ROLE=chain    GET /payment (one upstream GET /: ?connection=reuse one kept-alive connection, =pool a pool of
 //                      them, =new a new connection per call), POST /orders (pooled)

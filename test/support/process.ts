@@ -54,22 +54,33 @@ export async function sh(container: Execs, command: string): Promise<string> {
   return output
 }
 
+export interface ChildOptions {
+  detached?: boolean
+  /**
+   * A file descriptor that takes stdout and stderr instead of the collected output, as a container runtime's log
+   * file would: for servers that write more than a test should hold in memory. `output` then stays empty.
+   */
+  logFd?: number
+}
+
 /** A child process whose output is collected, and a way to wait for a line in it. */
 export class Child {
   readonly process: ChildProcess
   output = ''
 
-  constructor(command: string, args: string[], env: NodeJS.ProcessEnv, options: { detached?: boolean } = {}) {
+  constructor(command: string, args: string[], env: NodeJS.ProcessEnv, options: ChildOptions = {}) {
+    const { logFd, ...spawnOptions } = options
+    const out = logFd ?? 'pipe'
     this.process = spawn(command, args, {
       cwd: repoRoot,
       env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      ...options,
+      stdio: ['ignore', out, out],
+      ...spawnOptions,
     })
-    this.process.stdout!.on('data', (chunk) => {
+    this.process.stdout?.on('data', (chunk) => {
       this.output += chunk
     })
-    this.process.stderr!.on('data', (chunk) => {
+    this.process.stderr?.on('data', (chunk) => {
       this.output += chunk
     })
   }
