@@ -269,16 +269,19 @@ describe("through order's own endpoints, from outside the pods", () => {
     }>(cluster.url(order, '/discovery'))
     expect(status).toBe(200)
     const orderService = cluster.service('order', 'snackbar')
-    expect(body.serviceVariables).toEqual({
+    // Every variable the kubelet injected for the three Services, in all its forms (_SERVICE_HOST, _SERVICE_PORT,
+    // _SERVICE_PORT_<name>, _PORT, _PORT_<port>_TCP...), and nothing else of the pod's environment.
+    const injected = Object.entries(order.env).filter(([name]) =>
+      /^(KUBERNETES|ORDER|PAYMENT)_(SERVICE_|PORT)/.test(name),
+    )
+    expect(body.serviceVariables).toEqual(Object.fromEntries(injected))
+    expect(body.serviceVariables).toMatchObject({
       KUBERNETES_SERVICE_HOST: '10.96.0.1',
-      KUBERNETES_SERVICE_PORT: '443',
       KUBERNETES_SERVICE_PORT_HTTPS: '443',
       ORDER_SERVICE_HOST: orderService.clusterIP,
-      ORDER_SERVICE_PORT: '80',
-      ORDER_SERVICE_PORT_HTTP: '80',
       PAYMENT_SERVICE_HOST: payment.clusterIP,
-      PAYMENT_SERVICE_PORT: '80',
       PAYMENT_SERVICE_PORT_HTTP: '80',
+      PAYMENT_PORT_80_TCP_ADDR: payment.clusterIP,
     })
     expect(body.resolvConf).toEqual({
       nameservers: [cluster.kubeDns.clusterIP],
