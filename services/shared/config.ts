@@ -14,6 +14,8 @@ export const CommonConfig = Type.Object({
   SHUTDOWN_DRAIN_SECONDS: Type.Number({ minimum: 0, maximum: 60, default: 5 }),
   // Kept well below Kubernetes' default 30 s grace so we exit on our own terms, not by SIGKILL.
   SHUTDOWN_TIMEOUT_SECONDS: Type.Number({ minimum: 1, maximum: 120, default: 20 }),
+  // Whether /readyz keeps answering ok while the pod drains (serving) or fails from SIGTERM on (failing).
+  DRAIN_READINESS: Type.Enum(['serving', 'failing'], { default: 'serving' }),
   FAULTS: Type.Enum(['on', 'off'], { default: 'off' }),
   SERVICE_NAME: Type.Optional(DnsLabel),
   // Host names served besides the pod's own Service names, comma-separated: an Ingress host, `*.example.com`.

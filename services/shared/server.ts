@@ -6,8 +6,8 @@ import { probeServer } from './probe-server.ts'
 
 /**
  * Reads the configuration once (a bad value stops the process with a message naming it), builds the app,
- * listens, and shuts down the way a pod should: on SIGTERM readiness fails at once, the pod keeps serving while the
- * endpoints drop it, then it closes with a bound. A second signal exits at once.
+ * listens, and shuts down the way a pod should: on SIGTERM the pod keeps serving while the endpoints drop it, every
+ * answer telling its client to reconnect elsewhere, then it closes with a bound. A second signal exits at once.
  */
 export async function runServer<C extends CommonConfig>(
   readConfig: (env: NodeJS.ProcessEnv) => C,
@@ -23,6 +23,7 @@ export async function runServer<C extends CommonConfig>(
   }
 
   const app = await buildApp(config)
+  app.readiness.failWhileDraining = config.DRAIN_READINESS === 'failing'
   const drainMs = config.SHUTDOWN_DRAIN_SECONDS * 1000
   closeWithGrace(
     {
@@ -33,8 +34,8 @@ export async function runServer<C extends CommonConfig>(
       if (err) app.log.error({ err }, 'shutting down after an unexpected error')
       app.readiness.draining = true
       app.log.info(
-        { signal, drainSeconds: config.SHUTDOWN_DRAIN_SECONDS },
-        'shutting down: readiness fails now, serving on while endpoints drop this pod',
+        { signal, drainSeconds: config.SHUTDOWN_DRAIN_SECONDS, readiness: config.DRAIN_READINESS },
+        'shutting down: serving on while the endpoints drop this pod, answers saying Connection: close',
       )
       await sleep(drainMs)
       await app.close()

@@ -31,7 +31,7 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { ImageLab } from '../images/support.ts'
-import { k8sDir, loadManifests, repoRoot } from '../k8s/manifests.ts'
+import { type KubeObject, k8sDir, loadManifests, repoRoot } from '../k8s/manifests.ts'
 import { answeredWhileDraining, type PaymentEntry, PodLogs, paymentsIn } from './audit.ts'
 import { type Cluster, type Pod, quantile, type Restart, type Service, startCluster } from './emulator/index.ts'
 import { LoadGenerator, type LoadOptions, type LoadRecord, type LoadRun, loadGeneratorManifests } from './load.ts'
@@ -433,6 +433,65 @@ async function expectKillHandled(scenario: string, killed: Killed, stalled = fal
   expect(accounting.missing).toEqual([])
 }
 
+/** Both drain behaviours' figures in this run, for the README's choice. */
+const drainComparison: Partial<Record<'serving' | 'failing', { failed: number; fallbackMs: number; drained: number }>> =
+  {}
+
+/** `kubectl apply` of payment's Deployment with these variables added, then its rollout. */
+async function setPaymentEnv(extra: Record<string, string>): Promise<void> {
+  const deployment = structuredClone(manifests[0]!.deployments.find((d) => d.name === 'payment')!.raw)
+  const container = deployment.spec!.template.spec!.containers[0]!
+  container.env = [...(container.env ?? []), ...Object.entries(extra).map(([name, value]) => ({ name, value }))]
+  cluster.apply([deployment as unknown as KubeObject])
+  await cluster.rolloutStatus('payment', 'snackbar')
+  await cluster.waitForEndpoints(payment, (pods) => pods.length === 2 && pods.every((p) => !p.terminating))
+}
+
+/** `kubectl delete pod A B` under load: both payment pods terminating at once, their ReplicaSet making new ones. */
+async function allPaymentsDeleted(scenario: string) {
+  const old = livePayments()
+  const routed: { at: number; onlyTerminating: boolean }[] = []
+  let deletedAt = 0
+  let sampling = true
+  const result = await underLoad(scenario, async () => {
+    const sampler = (async () => {
+      while (sampling) {
+        const pods = cluster.endpoints(payment)
+        routed.push({ at: Date.now(), onlyTerminating: pods.length > 0 && pods.every((p) => old.includes(p)) })
+        await sleep(100)
+      }
+    })()
+    deletedAt = Date.now()
+    const deletions = old.map((pod) => cluster.deletePod(pod))
+    await load.burst(BURST)
+    await Promise.all(deletions)
+    await cluster.rolloutStatus('payment', 'snackbar')
+    await cluster.waitForEndpoints(payment, (pods) => pods.length === 2 && !pods.some((p) => old.includes(p)))
+    sampling = false
+    await sampler
+  })
+  const accounting = await account(scenario, result.records)
+  const fallbackMs = routed.filter((r) => r.onlyTerminating).length * 100
+  const drained = [...answeredWhileDraining(await paymentLogs.entries(), `${scenario}-${runId}-`).values()].flat()
+    .length
+  accounting.figures.notes.push(
+    `kube-proxy routed only to terminating pods for ~${fallbackMs} ms after the deletion at +${deletedAt - result.startedAt} ms; ` +
+      `${drained} calls answered by them while draining; ${accounting.failures.length} failed: ${JSON.stringify(accounting.figures.failures)}`,
+  )
+  return { accounting, fallbackMs, drained }
+}
+
+/** Whatever failed, failed with order's own clear answer, and nothing was charged twice or lost from a ledger. */
+function expectClearFailures(accounting: Accounting): void {
+  for (const r of accounting.failures) {
+    expect([502, 503, 504], `${r.id}: ${r.status} ${r.code} ${r.message}`).toContain(r.status)
+    expect(r.code).toMatch(/^[A-Z_]+$/)
+  }
+  expect(accounting.duplicated).toEqual([])
+  expect(accounting.unmatched).toEqual([])
+  expect(accounting.missing).toEqual([])
+}
+
 // ---- the scenarios ----------------------------------------------------------------------------------------------
 
 describe('under constant load through order', () => {
@@ -523,48 +582,31 @@ describe('under constant load through order', () => {
   test('when every payment pod is deleted at once, then while they drain kube-proxy falls back to them (serving, terminating), and every call answered or failed clearly, none charged twice', {
     timeout: SCENARIO_TIMEOUT,
   }, async () => {
-    const old = livePayments()
-    const routed: { at: number; onlyTerminating: boolean }[] = []
-    let deletedAt = 0
-    let sampling = true
-    const result = await underLoad('all-payments-deleted', async () => {
-      const sampler = (async () => {
-        while (sampling) {
-          const pods = cluster.endpoints(payment)
-          routed.push({ at: Date.now(), onlyTerminating: pods.length > 0 && pods.every((p) => old.includes(p)) })
-          await sleep(100)
-        }
-      })()
-      deletedAt = Date.now()
-      // `kubectl delete pod A B`: both terminating at once; the ReplicaSet creates two new pods straight away.
-      const deletions = old.map((pod) => cluster.deletePod(pod))
-      await load.burst(BURST)
-      await Promise.all(deletions)
-      await cluster.rolloutStatus('payment', 'snackbar')
-      await cluster.waitForEndpoints(payment, (pods) => pods.length === 2 && !pods.some((p) => old.includes(p)))
-      sampling = false
-      await sampler
-    })
-    const accounting = await account('all-payments-deleted', result.records)
-    const fallback = routed.filter((r) => r.onlyTerminating)
-    const drained = [
-      ...answeredWhileDraining(await paymentLogs.entries(), `all-payments-deleted-${runId}-`).values(),
-    ].flat()
-    accounting.figures.notes.push(
-      `kube-proxy routed only to terminating pods for ~${fallback.length * 100} ms after the deletion at +${deletedAt - result.startedAt} ms; ` +
-        `${drained.length} calls answered by them while draining; ${accounting.failures.length} failed: ${JSON.stringify(accounting.figures.failures)}`,
-    )
+    const { accounting, fallbackMs, drained } = await allPaymentsDeleted('all-payments-deleted')
+    drainComparison.serving = { failed: accounting.failures.length, fallbackMs, drained }
 
     // The fallback was in effect: every node routed to serving terminating pods, and they answered.
-    expect(fallback.length).toBeGreaterThan(0)
-    expect(drained.length).toBeGreaterThan(0)
-    for (const r of accounting.failures) {
-      expect([502, 503, 504], `${r.id}: ${r.status} ${r.code} ${r.message}`).toContain(r.status)
-      expect(r.code).toMatch(/^[A-Z_]+$/)
+    expect(fallbackMs).toBeGreaterThan(0)
+    expect(drained).toBeGreaterThan(0)
+    expectClearFailures(accounting)
+  })
+
+  test('when every payment pod is deleted at once with readiness failing while they drain (DRAIN_READINESS=failing), then the fallback ends as their probes fail, and it loses no fewer calls than staying ready', {
+    timeout: SCENARIO_TIMEOUT * 2,
+  }, async () => {
+    await setPaymentEnv({ DRAIN_READINESS: 'failing' })
+    try {
+      const { accounting, fallbackMs, drained } = await allPaymentsDeleted('all-payments-deleted-failing')
+      drainComparison.failing = { failed: accounting.failures.length, fallbackMs, drained }
+      accounting.figures.notes.push(`both drain behaviours, this run: ${JSON.stringify(drainComparison)}`)
+      expectClearFailures(accounting)
+      // Failing readiness ends the fallback as soon as the probes see it, before the drain does: the kept-ready pods
+      // (the default) are routed to for longer and lose no more calls.
+      expect(fallbackMs).toBeLessThan(drainComparison.serving!.fallbackMs)
+      expect(drainComparison.serving!.failed).toBeLessThanOrEqual(accounting.failures.length)
+    } finally {
+      await setPaymentEnv({})
     }
-    expect(accounting.duplicated).toEqual([])
-    expect(accounting.unmatched).toEqual([])
-    expect(accounting.missing).toEqual([])
   })
 
   test('when a payment pod stops answering (frozen, not dead), then order answers 504 on its own timeout, the stuck connections do not pile up, and the other pod keeps serving', {

@@ -92,31 +92,38 @@ describe.each(subjects)('%s', (_name, start) => {
     let child: Child | undefined
     afterEach(() => child?.kill())
 
-    it('when SIGTERM arrives during a request, then readiness fails at once, the request completes and the process exits 0', async () => {
-      let base: string
-      ;({ child, base } = await launch('payment', {
-        FAULTS: 'on',
-        SHUTDOWN_DRAIN_SECONDS: '1',
-        SHUTDOWN_TIMEOUT_SECONDS: '5',
-      }))
-      expect((await fetch(`${base}/readyz`)).status).toBe(200)
+    it.each([
+      ['serving', 200, 'ok\n'],
+      ['failing', 503, 'draining: shutting down\n'],
+    ])(
+      'when SIGTERM arrives during a request with DRAIN_READINESS=%s, then readiness answers %i, answers say Connection: close, the request completes and the process exits 0',
+      async (mode, status, text) => {
+        let base: string
+        ;({ child, base } = await launch('payment', {
+          FAULTS: 'on',
+          SHUTDOWN_DRAIN_SECONDS: '1',
+          SHUTDOWN_TIMEOUT_SECONDS: '5',
+          DRAIN_READINESS: mode,
+        }))
+        expect((await fetch(`${base}/readyz`)).status).toBe(200)
 
-      const inFlight = fetch(`${base}/delay/1500`)
-      await new Promise((resolve) => setTimeout(resolve, 200))
-      child.process.kill('SIGTERM')
-      await child.waitFor(/shutting down/)
+        const inFlight = fetch(`${base}/delay/1500`)
+        await new Promise((resolve) => setTimeout(resolve, 200))
+        child.process.kill('SIGTERM')
+        await child.waitFor(/shutting down/)
 
-      const readiness = await fetch(`${base}/readyz`)
-      expect(readiness.status).toBe(503)
-      expect(readiness.headers.get('connection')).toBe('close')
-      expect(await readiness.text()).toBe('draining: shutting down\n')
-      // Still serving while the endpoints drop the pod.
-      expect((await fetch(`${base}/healthz`)).status).toBe(200)
+        const readiness = await fetch(`${base}/readyz`)
+        expect(readiness.status).toBe(status)
+        expect(readiness.headers.get('connection')).toBe('close')
+        expect(await readiness.text()).toBe(text)
+        // Still serving while the endpoints drop the pod.
+        expect((await fetch(`${base}/healthz`)).status).toBe(200)
 
-      const response = await inFlight
-      expect(response.status).toBe(200)
-      expect(await child.exit()).toBe(0)
-    })
+        const response = await inFlight
+        expect(response.status).toBe(200)
+        expect(await child.exit()).toBe(0)
+      },
+    )
 
     it('when a second signal arrives while draining, then the process exits at once', async () => {
       ;({ child } = await launch('payment', { SHUTDOWN_DRAIN_SECONDS: '30' }))

@@ -41,8 +41,9 @@ describe.each<Service>(['payment', 'order'])('the %s image', (service) => {
 
   test('when running, then PID 1 is tini and node is its child, so a node that aborts is not left spinning as PID 1', async () => {
     expect((await sh(pod, 'cat /proc/1/comm')).trim()).toBe('tini')
+    // Node names its main thread MainThread; the command line says what runs.
     const childrenOfInit =
-      'for p in /proc/[0-9]*; do grep -qx "PPid:[[:space:]]*1" $p/status 2>/dev/null && cat $p/comm; done'
+      'for p in /proc/[0-9]*; do grep -qx "PPid:[[:space:]]*1" $p/status 2>/dev/null && tr "\\0" " " < $p/cmdline | cut -d" " -f1; done'
     expect((await sh(pod, childrenOfInit)).trim()).toBe('node')
   })
 

@@ -164,6 +164,7 @@ export function loopbackOrderConfig(paymentPort: number, overrides: Partial<Orde
     FAULTS: 'off',
     ALLOWED_HOSTS: '',
     PROBE_PORT: 0,
+    DRAIN_READINESS: 'serving',
     PAYMENT_SERVICE_HOST: '127.0.0.1',
     PAYMENT_SERVICE_PORT: paymentPort,
     UPSTREAM_PAYMENT_NAME: 'localhost',

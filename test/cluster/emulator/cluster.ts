@@ -287,6 +287,14 @@ export class EmulatedCluster {
   #createDeployment(info: DeploymentInfo): string[] {
     const ns = this.#requireNamespace(info.namespace, `Deployment ${info.name}`)
     const warning = podTemplateWarning(namespacePolicy(ns.labels), info.podSpec)
+    const existing = this.#deployments.find((d) => d.info.name === info.name && d.info.namespace === info.namespace)
+    if (existing) {
+      // `kubectl apply` of a changed template: a new ReplicaSet, rolled out as any template change is.
+      const hash = podTemplateHash(info)
+      const changed = hash !== existing.hash
+      Object.assign(existing, { info, hash, replicas: info.replicas })
+      return [...(warning ? [warning] : []), `deployment.apps/${info.name} ${changed ? 'configured' : 'unchanged'}`]
+    }
     this.#deployments.push({ info, hash: podTemplateHash(info), replicas: info.replicas, replicaSets: [] })
     return [...(warning ? [warning] : []), `deployment.apps/${info.name} created`]
   }

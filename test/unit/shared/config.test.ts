@@ -14,6 +14,7 @@ describe('readConfig', () => {
       LOG_LEVEL: 'info',
       SHUTDOWN_DRAIN_SECONDS: 5,
       SHUTDOWN_TIMEOUT_SECONDS: 20,
+      DRAIN_READINESS: 'serving',
       FAULTS: 'off',
       ALLOWED_HOSTS: '',
     })

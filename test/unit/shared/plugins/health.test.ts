@@ -24,7 +24,13 @@ describe('readiness', () => {
   it.each([
     ['nothing has happened yet', {}, false, 'starting'],
     ['the server listens', { listening: true }, true, 'ready'],
-    ['it listens and shutdown began', { listening: true, draining: true }, false, 'draining: shutting down'],
+    ['it listens and shutdown began (serving while draining)', { listening: true, draining: true }, true, 'ready'],
+    [
+      'it listens and shutdown began, with readiness failing while draining',
+      { listening: true, draining: true, failWhileDraining: true },
+      false,
+      'draining: shutting down',
+    ],
     [
       'it listens and was disabled by hand',
       { listening: true, disabled: true },
@@ -32,8 +38,8 @@ describe('readiness', () => {
       'disabled by POST /readyz/disable',
     ],
     [
-      'it was disabled and then shutdown began',
-      { listening: true, disabled: true, draining: true },
+      'it was disabled and then shutdown began, with readiness failing while draining',
+      { listening: true, disabled: true, draining: true, failWhileDraining: true },
       false,
       'draining: shutting down',
     ],
@@ -54,10 +60,20 @@ describe('readiness', () => {
     await app.close()
   })
 
-  it('when shutdown begins, then /readyz answers 503 draining, and every answer tells keep-alive clients to reconnect', async () => {
+  it('when shutdown begins, then /readyz still answers ok, and every answer tells keep-alive clients to reconnect', async () => {
+    const { app } = await servers.listen(serviceApp())
+
+    app.readiness.draining = true
+    const ready = await app.inject({ url: '/readyz' })
+
+    expect([ready.statusCode, ready.body, ready.headers.connection]).toEqual([200, 'ok\n', 'close'])
+  })
+
+  it('when shutdown begins with readiness failing while draining, then /readyz answers 503 draining, and every answer tells keep-alive clients to reconnect', async () => {
     const { app } = await servers.listen(serviceApp())
     const before = await app.inject({ url: '/readyz' })
 
+    app.readiness.failWhileDraining = true
     app.readiness.draining = true
     const ready = await app.inject({ url: '/readyz?format=json' })
     const alive = await app.inject({ url: '/healthz' })
