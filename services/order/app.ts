@@ -4,6 +4,8 @@ import { page } from '../shared/plugins/page.ts'
 import { identityRoute } from '../shared/routes/identity.ts'
 import type { Identity } from '../shared/schemas.ts'
 import type { OrderConfig } from './config.ts'
+import { ownLookup } from './discovery/lookup.ts'
+import { ownResolvConf } from './discovery/resolver-settings.ts'
 import { orderAssets, orderPage } from './page.ts'
 import { upstream } from './plugins/upstream.ts'
 import { deliveryCalls } from './routes/delivery/index.ts'
@@ -29,12 +31,15 @@ export function buildApp(options: OrderAppOptions) {
   const assets = orderAssets(build.readPageFile)
   const html = orderPage(build.readPageFile('services/order/page/index.html'), assets, identity, config)
 
-  app.register(upstream, { timeoutMs: config.UPSTREAM_TIMEOUT_MS })
+  // Outside a cluster (npm start) order resolves names itself, against the nameserver it is given.
+  const own = ownResolvConf(config, namespace)
+  const lookup = own && ownLookup(own, config.UPSTREAM_TIMEOUT_MS)
+  app.register(upstream, { timeoutMs: config.UPSTREAM_TIMEOUT_MS, lookup })
   app.register(page, { assets })
   app.register(identityRoute, { identity, html: () => html })
   app.register(paymentCalls, { config, namespace })
   app.register(deliveryCalls, { config })
-  app.register(discoveryRoutes, { config, namespace, env: options.env ?? process.env })
+  app.register(discoveryRoutes, { config, namespace, env: options.env ?? process.env, lookup })
   app.register(orderRoutes, { config, namespace, capacity: options.orderCapacity ?? 10_000 })
   app.register(menuRoutes)
   return app

@@ -2,10 +2,13 @@
 // tests check against all come from here.
 import Type, { type Static } from 'typebox'
 import { Payment } from '../payment/schemas.ts'
-import { Identity } from '../shared/schemas.ts'
+import { Whoami } from '../shared/schemas.ts'
 
-/** How order reaches a Service: its injected variables, or one of the DNS name forms. */
-export const Via = Type.Enum(['env', 'name', 'ns', 'fqdn'])
+/**
+ * How order reaches payment: its injected variables, one of the DNS name forms, or the lessons' other Services
+ * (k8s/lessons/): `headless` (no ClusterIP: DNS answers with the pods) and `sticky` (sessionAffinity: ClientIP).
+ */
+export const Via = Type.Enum(['env', 'name', 'ns', 'fqdn', 'headless', 'sticky'])
 export type Via = Static<typeof Via>
 
 /** The forms that can cross namespaces: the short name only ever reaches order's own. */
@@ -23,19 +26,35 @@ export type ConnectionMode = Static<typeof Connection> | 'pool'
 export const CallReport = Type.Object({
   via: Via,
   url: Type.String(),
-  /** The address the name resolved to: for a Service, its ClusterIP. */
+  /** The address called, with its port: what the name resolved to, for a Service its ClusterIP. */
   address: Type.String(),
+  /** Every address the name had (a headless Service has one per ready pod). */
+  resolved: Type.Array(Type.String()),
   connection: Type.String(),
   ms: Type.Number(),
   attempts: Type.Integer(),
   /** Failures that were retried on a new connection before this answer. */
   retriedAfter: Type.Array(Type.String()),
-  answeredBy: Identity,
+  answeredBy: Whoami,
 })
 export type CallReport = Static<typeof CallReport>
 
 export const PodCount = Type.Object({ pod: Type.String(), ip: Type.String(), count: Type.Integer() })
 export const ErrorCount = Type.Object({ code: Type.String(), message: Type.String(), count: Type.Integer() })
+
+/** What one call of a spread met. */
+export const CallRecord = Type.Object({
+  /** The pod that answered, and its address; null when the call failed. */
+  pod: Type.Union([Type.String(), Type.Null()]),
+  ip: Type.Union([Type.String(), Type.Null()]),
+  /** order's own port for the connection, as the pod saw it: one kept-alive connection shows as one port. */
+  port: Type.Union([Type.Integer(), Type.Null()]),
+  status: Type.Integer(),
+  ms: Type.Number(),
+  /** What kind of failure, when it failed: the name, the connection, the clock, or the pod's answer. */
+  error: Type.Union([Type.Enum(['dns', 'refused', 'timeout', 'reset', '5xx', 'other']), Type.Null()]),
+})
+export type CallRecord = Static<typeof CallRecord>
 
 /** n calls one after another, tallied by the pod that answered. */
 export const SpreadReport = Type.Object({
@@ -48,6 +67,11 @@ export const SpreadReport = Type.Object({
   retried: Type.Integer(),
   pods: Type.Array(PodCount),
   errors: Type.Array(ErrorCount),
+  /** How many distinct connections carried the calls that were answered. */
+  connections: Type.Integer(),
+  /** Every address the name had over the calls. */
+  addresses: Type.Array(Type.String()),
+  calls: Type.Array(CallRecord),
   note: Type.String(),
 })
 export type SpreadReport = Static<typeof SpreadReport>
@@ -92,11 +116,34 @@ export const NameResolution = Type.Object({
 })
 export type NameResolution = Static<typeof NameResolution>
 
+/** One candidate of a search-path walk and what the nameserver said of it. */
+export const SearchStep = Type.Object({
+  name: Type.String(),
+  answer: Type.Enum(['address', 'no such name', 'no address record', 'no answer', 'refused']),
+  addresses: Type.Array(Type.String()),
+  ms: Type.Number(),
+})
+
+/** GET /discovery/resolve: how the pod's resolver turns one name into an address, step by step. */
+export const Resolution = Type.Object({
+  name: Type.String(),
+  resolver: Type.Enum(['/etc/resolv.conf', 'DNS_NAMESERVER']),
+  nameservers: Type.Array(Type.String()),
+  search: Type.Array(Type.String()),
+  ndots: Type.Integer(),
+  steps: Type.Array(SearchStep),
+  resolved: Type.Union([Type.String(), Type.Null()]),
+  addresses: Type.Array(Type.String()),
+})
+export type Resolution = Static<typeof Resolution>
+
 /** What this pod can see of the cluster's Service discovery. */
 export const Discovery = Type.Object({
   serviceVariables: Type.Record(Type.String(), Type.String()),
   /** POD_NAME, POD_IP, POD_NAMESPACE, NODE_NAME where the manifest passes them. */
   downwardApi: Type.Record(Type.String(), Type.String()),
+  /** Where the resolver settings come from: the pod's /etc/resolv.conf, or order's own (DNS_NAMESERVER, npm start). */
+  resolver: Type.Enum(['/etc/resolv.conf', 'DNS_NAMESERVER']),
   resolvConf: Type.Union([ResolvConf, Type.Null()]),
   names: Type.Array(NameResolution),
 })

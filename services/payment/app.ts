@@ -22,7 +22,10 @@ export function buildApp(options: PaymentAppOptions) {
   const render = paymentPage(build.readPageFile('services/payment/page/index.html'), assets)
 
   app.register(page, { assets })
-  app.register(identityRoute, { identity, html: () => render(identity, ledger.recent(PAYMENTS_SHOWN), ledger.size) })
+  app.register(identityRoute, {
+    identity,
+    html: (whoami) => render(whoami, ledger.recent(PAYMENTS_SHOWN), ledger.size),
+  })
   app.register(paymentRoutes, { ledger })
   return app
 }

@@ -1,5 +1,5 @@
 import { assetVersion, escapeHtml, fill, podFacts, type StaticAsset } from '../shared/page/template.ts'
-import type { Identity } from '../shared/schemas.ts'
+import type { Whoami } from '../shared/schemas.ts'
 import type { Payment } from './schemas.ts'
 
 /** Newest payments on the page: enough to recognise a demo's orders, and a page that stays small. */
@@ -33,10 +33,12 @@ function paymentRows(payments: readonly Payment[]): string {
 /** The page of one payment pod, rendered per request: the ledger changes with every payment. */
 export function paymentPage(template: string, assets: readonly StaticAsset[]) {
   const version = assetVersion(assets)
-  return (identity: Identity, recent: readonly Payment[], total: number) =>
+  return (whoami: Whoami, recent: readonly Payment[], total: number) =>
     fill(template, {
-      ...identity,
-      who: podFacts(identity),
+      ...whoami,
+      who: podFacts(whoami),
+      calledAs: whoami.host || '(no Host header)',
+      caller: whoami.caller ? `${whoami.caller.address} port ${whoami.caller.port}` : 'unknown',
       assets: version,
       count: total === 1 ? '1 payment' : `${total} payments`,
       shown: total > recent.length ? `, newest ${recent.length} shown` : '',

@@ -6,6 +6,7 @@ import { errors, frameworkErrors } from './plugins/errors.ts'
 import { faults } from './plugins/faults.ts'
 import { health } from './plugins/health.ts'
 import { hostCheck } from './plugins/host-check.ts'
+import { lessons } from './plugins/lessons.ts'
 import { auditLogger, type LogOptions, loggingOptions } from './plugins/logging.ts'
 import { metrics } from './plugins/metrics.ts'
 import { negotiation } from './plugins/negotiation.ts'
@@ -69,7 +70,7 @@ export function createServiceApp(options: ServiceOptions) {
   app.register(hostCheck, { namespace: options.identity.namespace, allowed: options.allowedHosts ?? [] })
   app.register(health)
   app.register(metrics)
-  if (options.faults) app.register(faults)
+  if (options.faults) app.register(faults).register(lessons)
   return app
 }
 

@@ -17,6 +17,8 @@ export const CommonConfig = Type.Object({
   // Whether /readyz keeps answering ok while the pod drains (serving) or fails from SIGTERM on (failing).
   DRAIN_READINESS: Type.Enum(['serving', 'failing'], { default: 'serving' }),
   FAULTS: Type.Enum(['on', 'off'], { default: 'off' }),
+  // The startup probe's lesson: wait this long before listening at all, as a slow-starting app would.
+  STARTUP_DELAY_SECONDS: Type.Number({ minimum: 0, maximum: 600, default: 0 }),
   SERVICE_NAME: Type.Optional(DnsLabel),
   // Host names served besides the pod's own Service names, comma-separated: an Ingress host, `*.example.com`.
   ALLOWED_HOSTS: Type.String({ maxLength: 1024, pattern: '^[-a-z0-9.*,]*$', default: '' }),

@@ -37,3 +37,12 @@ export function errorBody(
 ): ErrorBody {
   return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', code, message, ...details }
 }
+
+/**
+ * An error as one line for curl: the status and code, what happened, and where it applies the URL tried and the
+ * hint. `curl -f` users get the status; people reading get the sentence.
+ */
+export function errorLine({ statusCode, code, message, url, hint }: ErrorBody & { url?: unknown; hint?: unknown }): string {
+  const extra = [typeof url === 'string' && `url: ${url}`, typeof hint === 'string' && `try: ${hint}`].filter(Boolean)
+  return `${statusCode} ${code}: ${message}${extra.length > 0 ? ` (${extra.join('; ')})` : ''}\n`
+}

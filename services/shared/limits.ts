@@ -4,7 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyHttpOptions } from 'fastify'
-import { errorBody } from './http-error.ts'
+import { errorBody, errorLine } from './http-error.ts'
 
 export interface Limits {
   /** Open connections; beyond it the server drops new ones at once (Node's maxConnections). */
@@ -48,7 +48,7 @@ function shed(request: IncomingMessage, response: ServerResponse, limits: Limits
     `this pod is already answering ${limits.inFlight} requests, as many as its CPU allows; retry in ${RETRY_AFTER_SECONDS} s`,
   )
   const json = request.headers.accept?.includes('application/json') || request.url?.includes('format=json')
-  const text = json ? JSON.stringify(body) : `${body.statusCode} ${body.code}: ${body.message}\n`
+  const text = json ? JSON.stringify(body) : errorLine(body)
   response.writeHead(503, {
     'content-type': json ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8',
     'content-length': Buffer.byteLength(text),

@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http'
 import type { Readiness } from './plugins/health.ts'
 
 function answer(path: string, readiness: Readiness): { code: number; status: string } {
-  if (path === '/healthz') return { code: 200, status: 'ok' }
+  if (path === '/healthz') return readiness.liveness
   if (path === '/readyz') return readiness.ready ? { code: 200, status: 'ok' } : { code: 503, status: readiness.reason }
   return { code: 404, status: 'this port answers /healthz and /readyz' }
 }

@@ -49,6 +49,17 @@ export const Identity = Type.Object({
 })
 export type Identity = Static<typeof Identity>
 
+/** Who called, as the pod saw it: through a ClusterIP the caller's pod address and its own port for the connection. */
+export const Caller = Type.Object({ address: Address, port: Type.Integer({ minimum: 0, maximum: 65535 }) })
+
+/** GET /: who answered, who called, and by what name (the Host header). */
+export const Whoami = Type.Object({
+  ...Identity.properties,
+  caller: Type.Optional(Caller),
+  host: Type.Optional(Type.String({ maxLength: 255, pattern: '^[A-Za-z0-9.:\\[\\]_-]*$' })),
+})
+export type Whoami = Static<typeof Whoami>
+
 /** A DNS label, as Kubernetes names Services and namespaces (RFC 1123). */
 export const DNS_LABEL = { pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 }
 export const DnsLabel = Type.String(DNS_LABEL)

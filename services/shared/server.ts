@@ -42,6 +42,10 @@ export async function runServer<C extends CommonConfig>(
       app.log.info('closed')
     },
   )
+  if (config.STARTUP_DELAY_SECONDS > 0) {
+    app.log.info({ seconds: config.STARTUP_DELAY_SECONDS }, 'STARTUP_DELAY_SECONDS: waiting before listening')
+    await sleep(config.STARTUP_DELAY_SECONDS * 1000)
+  }
   const probes = probeServer(app.readiness)
   app.addHook('onClose', () => new Promise<void>((resolve) => probes.close(() => resolve())))
   await app.listen({ host: config.HOST, port: config.PORT })

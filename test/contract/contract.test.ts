@@ -36,7 +36,7 @@ describe.each(subjects)('%s', (_name, start) => {
     for (const child of running) child.kill()
   })
 
-  it('when curl asks GET /, then each names itself, its version and its pod, and JSON has the same facts', async () => {
+  it('when curl asks GET /, then each names itself, its version and its pod, and JSON has the same facts and who called', async () => {
     expect(await (await fetch(payment)).text()).toBe(
       `payment ${version} pod=payment-1 ip=10.1.2.3 namespace=snackbar node=n1\n`,
     )
@@ -47,6 +47,8 @@ describe.each(subjects)('%s', (_name, start) => {
       ip: '10.1.2.3',
       namespace: 'snackbar',
       node: 'n1',
+      caller: { address: '127.0.0.1', port: expect.any(Number) },
+      host: new URL(order).host,
     })
   })
 

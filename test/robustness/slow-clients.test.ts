@@ -107,7 +107,8 @@ describe.concurrent('slow clients', () => {
 
   it('when an answer takes longer than the request timeout (GET /delay past 10 s), then it still arrives: the limits bound what clients send, not our answers', async () => {
     const ms = SERVER_TIMEOUTS.requestMs + 1_000
-    const response = await rawRequest(ports.payment, requestHead('GET', `/delay/${ms}`), '', { waitMs: ms + 10_000 })
+    const asCurl = requestHead('GET', `/delay/${ms}`, [['accept', '*/*']])
+    const response = await rawRequest(ports.payment, asCurl, '', { waitMs: ms + 10_000 })
     expect(response).toMatchObject({ status: 200, body: `answered after ${ms} ms\n` })
   })
 

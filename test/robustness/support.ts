@@ -2,7 +2,7 @@ import { connect } from 'node:net'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { buildApp as buildOrder } from '../../services/order/app.ts'
-import type { OrderConfig } from '../../services/order/config.ts'
+import { type OrderConfig, readOrderConfig } from '../../services/order/config.ts'
 import { buildApp as buildPayment } from '../../services/payment/app.ts'
 import { identity, type Loopback } from '../support/services.ts'
 
@@ -83,12 +83,13 @@ export function percentEncode(text: string): string {
 /** The request line and headers of a raw request, ending in the blank line. */
 export function requestHead(method: string, target: string, headers: [string, string][] = []): string {
   // The caller's own Host, if it brings one, replaces ours: a duplicate would be turned away before any route runs.
-  const host: [string, string][] = headers.some(([name]) => name.toLowerCase() === 'host')
-    ? []
-    : [['host', '127.0.0.1']]
+  const has = (header: string) => headers.some(([name]) => name.toLowerCase() === header)
+  const host: [string, string][] = has('host') ? [] : [['host', '127.0.0.1']]
+  // These tests read the error body as JSON; a probe that sends its own Accept gets what it asked for.
+  const accept: [string, string][] = has('accept') ? [] : [['accept', 'application/json']]
   const lines = [
     `${method} ${target} HTTP/1.1`,
-    ...[...host, ['connection', 'close'], ...headers].map(([name, value]) => `${name}: ${value}`),
+    ...[...host, ...accept, ['connection', 'close'], ...headers].map(([name, value]) => `${name}: ${value}`),
   ]
   return `${lines.join('\r\n')}\r\n\r\n`
 }
@@ -133,6 +134,11 @@ function dechunk(payload: Buffer): Buffer {
 }
 
 /** Every error answer of ours, and Fastify's answers to requests it cannot parse, carry a JSON `message`. */
+/** The error shape in either of its forms: JSON with a message, or curl's line `NNN CODE: message`. */
+export function hasErrorShape(response: RawResponse): boolean {
+  return hasJsonMessage(response) || /^\d{3} [A-Z][A-Z0-9_]*: \S/.test(response.body)
+}
+
 export function hasJsonMessage(response: RawResponse): boolean {
   return (
     typeof response.json === 'object' &&
@@ -151,20 +157,14 @@ export const UNSENDABLE_LABEL = 'n'.repeat(64)
 
 /**
  * order wired to one payment at 127.0.0.1:`paymentPort` both through its Service variables (via=env) and through a
- * name from /etc/hosts (via=name → localhost). Built directly rather than through readOrderConfig, which would
- * (rightly) refuse the over-long namespace labels.
+ * name from /etc/hosts (via=name → localhost). The defaults come from readOrderConfig; the over-long namespace label
+ * it would (rightly) refuse is set on top.
  */
 export function loopbackOrderConfig(paymentPort: number, overrides: Partial<OrderConfig> = {}): OrderConfig {
   return {
-    PORT: 0,
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'silent',
+    ...readOrderConfig({ HOST: '127.0.0.1', PORT: '0', PROBE_PORT: '0', LOG_LEVEL: 'silent' }),
     SHUTDOWN_DRAIN_SECONDS: 0,
     SHUTDOWN_TIMEOUT_SECONDS: 5,
-    FAULTS: 'off',
-    ALLOWED_HOSTS: '',
-    PROBE_PORT: 0,
-    DRAIN_READINESS: 'serving',
     PAYMENT_SERVICE_HOST: '127.0.0.1',
     PAYMENT_SERVICE_PORT: paymentPort,
     UPSTREAM_PAYMENT_NAME: 'localhost',
@@ -172,9 +172,6 @@ export function loopbackOrderConfig(paymentPort: number, overrides: Partial<Orde
     UPSTREAM_DELIVERY_NAME: 'localhost',
     UPSTREAM_DELIVERY_NAMESPACE: UNSENDABLE_LABEL,
     UPSTREAM_DELIVERY_PORT: paymentPort,
-    CLUSTER_DOMAIN: 'cluster.local',
-    ORDER_PAYMENT_VIA: 'env',
-    UPSTREAM_TIMEOUT_MS: 2_000,
     ...overrides,
   }
 }

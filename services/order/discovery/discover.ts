@@ -1,14 +1,16 @@
-import { lookup } from 'node:dns/promises'
-import { readFile } from 'node:fs/promises'
+import { lookup as getaddrinfo } from 'node:dns/promises'
 import type { OrderConfig } from '../config.ts'
 import type { Discovery, NameResolution } from '../schemas.ts'
+import type { Lookup } from '../upstream/resolver.ts'
 import { serviceName } from '../upstream/targets.ts'
-import { parseResolvConf } from './resolv-conf.ts'
+import { resolverSettings } from './resolver-settings.ts'
 import { downwardApiVariables, serviceVariables } from './service-variables.ts'
 
-async function resolveNow(name: string): Promise<NameResolution> {
+const systemLookup: Lookup = (host) => getaddrinfo(host, { all: true })
+
+async function resolveNow(name: string, lookup: Lookup): Promise<NameResolution> {
   try {
-    const found = await lookup(name, { all: true })
+    const found = await lookup(name)
     return { name, addresses: found.map((a) => a.address), error: null }
   } catch (error) {
     return { name, addresses: [], error: (error as { code?: string }).code ?? 'UNKNOWN' }
@@ -25,11 +27,25 @@ export function configuredNames(config: OrderConfig, namespace: string): string[
   ]
 }
 
-/** What this pod can see right now: its Service variables, its resolver settings, and what each name resolves to. */
-export async function discover(env: NodeJS.ProcessEnv, config: OrderConfig, namespace: string): Promise<Discovery> {
-  const [resolvConf, names] = await Promise.all([
-    readFile('/etc/resolv.conf', 'utf8').then(parseResolvConf, () => null),
-    Promise.all(configuredNames(config, namespace).map(resolveNow)),
+/**
+ * What this pod can see right now: its Service variables, its resolver settings, and what each name resolves to,
+ * resolved the way order's own calls resolve them (`lookup`, order's own when it has a nameserver of its own).
+ */
+export async function discover(
+  env: NodeJS.ProcessEnv,
+  config: OrderConfig,
+  namespace: string,
+  lookup?: Lookup,
+): Promise<Discovery> {
+  const [settings, names] = await Promise.all([
+    resolverSettings(config, namespace),
+    Promise.all(configuredNames(config, namespace).map((name) => resolveNow(name, lookup ?? systemLookup))),
   ])
-  return { serviceVariables: serviceVariables(env), downwardApi: downwardApiVariables(env), resolvConf, names }
+  return {
+    serviceVariables: serviceVariables(env),
+    downwardApi: downwardApiVariables(env),
+    resolver: settings.source,
+    resolvConf: settings.conf,
+    names,
+  }
 }

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import { Counter } from 'prom-client'
 import { UpstreamClient } from '../upstream/client.ts'
+import { type Lookup, Resolver } from '../upstream/resolver.ts'
 
 /** One upstream call as the metrics count it: how it was made, which pod answered, `ok` or the error code. */
 export interface CallOutcome {
@@ -24,9 +25,9 @@ declare module 'fastify' {
 const MAX_POD_LABELS = 64
 
 /** order's client for its upstream Services, and the counter of every call it makes. */
-export const upstream = fp<{ timeoutMs: number }>(
-  async (app, { timeoutMs }) => {
-    const client = new UpstreamClient(timeoutMs)
+export const upstream = fp<{ timeoutMs: number; lookup?: Lookup }>(
+  async (app, { timeoutMs, lookup }) => {
+    const client = new UpstreamClient(timeoutMs, new Resolver(timeoutMs, lookup))
     const calls = new Counter({
       name: 'upstream_calls_total',
       help: 'Calls from order to its upstream Services, by the way they were reached and the pod that answered',

@@ -6,7 +6,7 @@ import { HttpError } from '../../shared/http-error.ts'
 import type { Target } from './targets.ts'
 
 export { Payment as PaymentAnswer } from '../../payment/schemas.ts'
-export { Identity as PodAnswer } from '../../shared/schemas.ts'
+export { Whoami as PodAnswer } from '../../shared/schemas.ts'
 
 /** The reason an upstream gave for refusing, shown to the client only when it is a plain, short sentence. */
 export const RefusalAnswer = Type.Object({ message: Type.String({ maxLength: 200, pattern: '^[ -~]*$' }) })

@@ -11,8 +11,10 @@ import type { Target } from './targets.ts'
 export interface UpstreamCall<T> {
   via: Target['via']
   url: string
-  /** The address the name resolved to: for a Service, its ClusterIP. */
+  /** The address called: what the name resolved to (for a Service, its ClusterIP), with the port. */
   address: string
+  /** Every address the name had, in the order the resolver gave them (a headless Service's several). */
+  resolved: string[]
   connection: ConnectionMode
   statusCode: number
   body: T
@@ -126,11 +128,14 @@ export class UpstreamClient {
 
   async #exchange<T>(target: Target, options: CallOptions, attempt: Attempt) {
     const { connection, dispatcher, signal, started } = attempt
-    const address = await this.#resolver.resolve(target.host, attempt.msLeft)
+    // A new connection looks its name up again, as curl does; kept-alive ones keep the answer for its TTL.
+    const addresses = await this.#resolver.resolve(target.host, attempt.msLeft, connection === 'new')
+    const address = addresses[0]!
+    const at = `${isIP(address) === 6 ? `[${address}]` : address}:${target.port}`
     const hasBody = options.body !== undefined
     const response = await dispatcher.request({
       signal,
-      origin: `http://${isIP(address) === 6 ? `[${address}]` : address}:${target.port}`,
+      origin: `http://${at}`,
       path: options.path,
       method: options.method ?? 'GET',
       reset: connection === 'new',
@@ -143,10 +148,10 @@ export class UpstreamClient {
       },
       body: hasBody ? JSON.stringify(options.body) : undefined,
     })
-    const at = `${isIP(address) === 6 ? `[${address}]` : address}:${target.port}`
     const body = parseJson<T>(await response.body.text(), target, at, response.statusCode)
     const ms = Math.round((performance.now() - started) * 10) / 10
-    return { via: target.via, url: target.url, address: at, connection, statusCode: response.statusCode, body, ms }
+    const { via, url } = target
+    return { via, url, address: at, resolved: addresses, connection, statusCode: response.statusCode, body, ms }
   }
 
   /**

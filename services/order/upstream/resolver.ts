@@ -15,7 +15,7 @@ const getaddrinfo: Lookup = (host) => systemLookup(host, { all: true })
  * up on every call; a lookup is bounded by the call's timeout.
  */
 export class Resolver {
-  readonly #cache = new Map<string, { address: Promise<string>; expires: number }>()
+  readonly #cache = new Map<string, { addresses: Promise<string[]>; expires: number }>()
   readonly #timeoutMs: number
   readonly #lookup: Lookup
 
@@ -24,25 +24,33 @@ export class Resolver {
     this.#lookup = lookup
   }
 
-  /** The address to connect to; the wait for it ends with the call's time left, however long the lookup takes. */
-  resolve(host: string, msLeft = this.#timeoutMs): Promise<string> {
-    if (isIP(host)) return Promise.resolve(host)
+  /**
+   * The addresses to connect to, the first to be tried first; the wait for them ends with the call's time left,
+   * however long the lookup takes. `fresh`: looked up again, as curl does for every connection, so a name with several
+   * addresses spreads new connections as the resolver orders its answers; otherwise an answer is kept for the TTL.
+   */
+  resolve(host: string, msLeft = this.#timeoutMs, fresh = false): Promise<string[]> {
+    if (isIP(host)) return Promise.resolve([host])
     const now = Date.now()
     const cached = this.#cache.get(host)
-    const address = cached && cached.expires > now ? cached.address : this.#lookup(host).then(firstAddress)
-    if (address !== cached?.address) {
-      address.catch(() => {})
-      this.#cache.set(host, { address, expires: now + DNS_TTL_MS })
+    const reuse = !fresh && cached && cached.expires > now
+    const addresses = reuse ? cached.addresses : this.#lookup(host).then(ordered)
+    if (!reuse) {
+      addresses.catch(() => {})
+      this.#cache.set(host, { addresses, expires: now + DNS_TTL_MS })
     }
-    return bounded(address, Math.min(msLeft, this.#timeoutMs))
+    return bounded(addresses, Math.min(msLeft, this.#timeoutMs))
   }
 }
 
-const firstAddress = (all: { address: string; family: number }[]) =>
-  (all.find((a) => a.family === 4) ?? all[0])!.address
+/** IPv4 first, as the Services of a cluster are; the resolver's own order otherwise. */
+function ordered(all: { address: string; family: number }[]): string[] {
+  if (all.length === 0) throw Object.assign(new Error('no address'), { code: 'ENODATA' })
+  return [...all.filter((a) => a.family === 4), ...all.filter((a) => a.family !== 4)].map((a) => a.address)
+}
 
 /** A lookup that does not answer in time fails as a resolver that got no answer does, with EAI_AGAIN. */
-function bounded(address: Promise<string>, ms: number): Promise<string> {
+function bounded(address: Promise<string[]>, ms: number): Promise<string[]> {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => reject(Object.assign(new Error('lookup timed out'), { code: 'EAI_AGAIN' })), ms)

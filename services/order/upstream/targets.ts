@@ -19,14 +19,19 @@ export function targetUrl(host: string, port: number): string {
 
 const target = (via: Via, host: string, port: number): Target => ({ via, host, port, url: targetUrl(host, port) })
 
+export type NameForm = 'name' | 'ns' | 'fqdn'
+
 /** The name forms a pod can use for a Service, shortest first: the search path turns each into the next. */
-export function serviceName(name: string, namespace: string, clusterDomain: string, via: Exclude<Via, 'env'>): string {
+export function serviceName(name: string, namespace: string, clusterDomain: string, via: NameForm): string {
   if (via === 'name') return name
   if (via === 'ns') return `${name}.${namespace}`
   return `${name}.${namespace}.svc.${clusterDomain}`
 }
 
 export function paymentTarget(config: OrderConfig, namespace: string, via: Via): Target {
+  if (via === 'headless')
+    return target(via, config.UPSTREAM_PAYMENT_HEADLESS_NAME, config.UPSTREAM_PAYMENT_HEADLESS_PORT)
+  if (via === 'sticky') return target(via, config.UPSTREAM_PAYMENT_STICKY_NAME, config.UPSTREAM_PAYMENT_PORT)
   if (via !== 'env') {
     const host = serviceName(config.UPSTREAM_PAYMENT_NAME, namespace, config.CLUSTER_DOMAIN, via)
     return target(via, host, config.UPSTREAM_PAYMENT_PORT)

@@ -1,5 +1,5 @@
 import { HttpError } from '../../shared/http-error.ts'
-import type { CallReport, ConnectionMode, SpreadReport } from '../schemas.ts'
+import type { CallRecord, CallReport, ConnectionMode, SpreadReport } from '../schemas.ts'
 import type { Target } from '../upstream/targets.ts'
 
 export interface SpreadPlan {
@@ -10,62 +10,100 @@ export interface SpreadPlan {
   budgetMs: number
 }
 
-type Tally = Map<string, { code: string; message: string; count: number }>
+const ERROR_CLASSES: Record<string, CallRecord['error']> = {
+  DNS_FAILED: 'dns',
+  CONNECTION_REFUSED: 'refused',
+  UPSTREAM_TIMEOUT: 'timeout',
+  CONNECTION_LOST: 'reset',
+  UPSTREAM_ERROR: '5xx',
+  UPSTREAM_BUSY: '5xx',
+}
+
+/** One call, timed, as its record; the report when it was answered, the failure when not. */
+async function timed(
+  call: () => Promise<CallReport>,
+): Promise<{ record: CallRecord; report?: CallReport; error?: HttpError }> {
+  const started = performance.now()
+  const ms = () => Math.round((performance.now() - started) * 10) / 10
+  try {
+    const report = await call()
+    const { pod, ip, caller } = report.answeredBy
+    return { report, record: { pod, ip, port: caller?.port ?? null, status: 200, ms: ms(), error: null } }
+  } catch (error) {
+    if (!(error instanceof HttpError)) throw error
+    const record = {
+      pod: null,
+      ip: null,
+      port: null,
+      status: error.statusCode,
+      ms: ms(),
+      error: ERROR_CLASSES[error.code] ?? 'other',
+    }
+    return { record, error }
+  }
+}
 
 /**
  * n calls one after another, like a curl loop: each opens its connection only when the last one is done. Answers
- * are counted per pod, failures per code. If every call failed, the spread fails as a single call would.
+ * are counted per pod, failures per code, and each call is recorded. If every call failed, the spread fails as a
+ * single call would; a pod at its limit (UPSTREAM_BUSY) stops the spread, rather than piling more calls on it.
  */
 export async function spread(call: () => Promise<CallReport>, plan: SpreadPlan, now = Date.now): Promise<SpreadReport> {
-  const pods = new Map<string, { pod: string; ip: string; count: number }>()
-  const errors: Tally = new Map()
-  let retried = 0
-  let firstError: HttpError | undefined
-  let calls = 0
-  for (const deadline = now() + plan.budgetMs; calls < plan.n && now() < deadline; calls++) {
-    try {
-      const { answeredBy, retriedAfter } = await call()
-      if (retriedAfter.length > 0) retried++
-      const seen = pods.get(answeredBy.pod) ?? { pod: answeredBy.pod, ip: answeredBy.ip, count: 0 }
-      seen.count++
-      pods.set(answeredBy.pod, seen)
-    } catch (error) {
-      if (!(error instanceof HttpError)) throw error
-      firstError ??= error
-      const seen = errors.get(error.code) ?? { code: error.code, message: error.message, count: 0 }
-      seen.count++
-      errors.set(error.code, seen)
-    }
+  const results: Awaited<ReturnType<typeof timed>>[] = []
+  for (const deadline = now() + plan.budgetMs; results.length < plan.n && now() < deadline; ) {
+    const result = await timed(call)
+    results.push(result)
+    if (result.error?.code === 'UPSTREAM_BUSY') break
   }
-  const answered = [...pods.values()].reduce((sum, { count }) => sum + count, 0)
-  if (answered === 0 && firstError) throw allFailed(firstError, calls)
-  const stoppedEarly =
-    calls < plan.n
-      ? `Stopped after ${calls} of ${plan.n} calls: a spread answers within ${plan.budgetMs / 1000} s. `
-      : ''
+  const failures = results.flatMap(({ error }) => (error ? [error] : []))
+  if (failures.length === results.length && failures[0]) throw allFailed(failures[0], results.length)
+  return report(results, plan)
+}
+
+function report(results: Awaited<ReturnType<typeof timed>>[], plan: SpreadPlan): SpreadReport {
+  const pods = new Map<string, { pod: string; ip: string; count: number }>()
+  const errors = new Map<string, { code: string; message: string; count: number }>()
+  for (const { report: answered, error } of results) {
+    if (answered) tally(pods, answered.answeredBy.pod, { pod: answered.answeredBy.pod, ip: answered.answeredBy.ip })
+    if (error) tally(errors, error.code, { code: error.code, message: error.message })
+  }
+  const answers = results.flatMap(({ report: answered }) => (answered ? [answered] : []))
+  const calls = results.map(({ record }) => record)
+  const stopped = stoppedNote(results.length, plan, results.at(-1)?.error)
   return {
     via: plan.target.via,
     url: plan.target.url,
     connection: plan.connection,
-    n: calls,
-    answered,
-    failed: calls - answered,
-    retried,
+    n: results.length,
+    answered: answers.length,
+    failed: results.length - answers.length,
+    retried: answers.filter(({ retriedAfter }) => retriedAfter.length > 0).length,
     pods: [...pods.values()].sort((a, b) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0)),
     errors: [...errors.values()],
-    note: stoppedEarly + spreadNote(plan.connection, pods.size, answered),
+    connections: new Set(calls.flatMap(({ port }) => (port ? [port] : []))).size,
+    addresses: [...new Set(answers.flatMap(({ resolved }) => resolved))],
+    calls,
+    note: stopped + spreadNote(plan.connection, pods.size, answers.length),
   }
+}
+
+function tally<V extends { count: number }>(map: Map<string, V>, key: string, fresh: Omit<V, 'count'>): void {
+  const seen = map.get(key) ?? ({ ...fresh, count: 0 } as V)
+  seen.count++
+  map.set(key, seen)
+}
+
+function stoppedNote(made: number, plan: SpreadPlan, last: HttpError | undefined): string {
+  if (made >= plan.n) return ''
+  if (last?.code === 'UPSTREAM_BUSY') return `Stopped after ${made} of ${plan.n} calls: payment is at its limit. `
+  return `Stopped after ${made} of ${plan.n} calls: a spread answers within ${plan.budgetMs / 1000} s. `
 }
 
 /** Every call failed the same way a single call would: answer with that failure's status and explanation. */
 function allFailed(first: HttpError, calls: number): HttpError {
   if (calls === 1) return first
-  return new HttpError(
-    first.statusCode,
-    first.code,
-    `all ${calls} calls failed; the first: ${first.message}`,
-    first.details,
-  )
+  const message = `all ${calls} calls failed; the first: ${first.message}`
+  return new HttpError(first.statusCode, first.code, message, first.details, first)
 }
 
 /** What the tally teaches, when it teaches something. */

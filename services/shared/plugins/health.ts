@@ -19,6 +19,17 @@ export class Readiness {
   disabled = false
   /** Whether readiness fails from the first SIGTERM (DRAIN_READINESS=failing). */
   failWhileDraining = false
+  /** Set by POST /healthz/disable: liveness fails, so the kubelet restarts the container. */
+  livenessDisabled = false
+  /** Set by POST /sick/enable: the pod's own routes fail while its probes pass. */
+  sick = false
+
+  /** What /healthz answers. */
+  get liveness(): { code: number; status: string } {
+    return this.livenessDisabled
+      ? { code: 503, status: 'disabled by POST /healthz/disable' }
+      : { code: 200, status: 'ok' }
+  }
 
   get ready(): boolean {
     return this.listening && !this.disabled && !(this.draining && this.failWhileDraining)
@@ -57,7 +68,10 @@ const plugin: FastifyPluginAsyncTypebox = async (app) => {
     if (app.readiness.draining) reply.header('connection', 'close')
   })
 
-  app.get('/healthz', probe, async () => ({ status: 'ok' }))
+  app.get('/healthz', probe, async (_request, reply) => {
+    const { code, status } = app.readiness.liveness
+    return reply.code(code).send({ status })
+  })
 
   app.get('/readyz', probe, async (_request, reply) => {
     const { ready, reason } = app.readiness

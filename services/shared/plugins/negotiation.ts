@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { errorLine } from '../http-error.ts'
 import type { Format } from '../schemas.ts'
 
 /** How a route writes its answer for curl and, if it has a page, for a browser. JSON needs nothing: it is the data. */
@@ -31,14 +32,14 @@ export function chooseFormat(request: FastifyRequest): Format {
 /**
  * Routes return data; this writes it the way the client asked: JSON on `Accept: application/json` or `?format=json`,
  * HTML for a browser where the route has a page, otherwise the route's one short text answer, which reads well in a
- * terminal after curl. Error bodies stay JSON.
+ * terminal after curl. An error body follows the same rule: one line of text for curl, JSON on request.
  */
 export const negotiation = fp(
   async (app) => {
     app.decorateReply('failed', false)
     app.addHook('preSerialization', (request, reply: FastifyReply, payload, done) => {
-      const format = reply.failed ? 'json' : chooseFormat(request)
-      const { text, html } = request.routeOptions.config
+      const format = chooseFormat(request)
+      const { text, html } = reply.failed ? { text: errorLine, html: undefined } : request.routeOptions.config
       const render = format === 'html' ? (html ?? text) : format === 'text' ? text : undefined
       if (render)
         reply.type(render === html ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8').serializer(render)

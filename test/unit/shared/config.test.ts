@@ -16,6 +16,7 @@ describe('readConfig', () => {
       SHUTDOWN_TIMEOUT_SECONDS: 20,
       DRAIN_READINESS: 'serving',
       FAULTS: 'off',
+      STARTUP_DELAY_SECONDS: 0,
       ALLOWED_HOSTS: '',
     })
   })

@@ -25,7 +25,8 @@ beforeAll(async () => {
 })
 afterAll(() => app.close())
 
-const post = (payload: Record<string, unknown>) => app.inject({ method: 'POST', url: '/bodies', payload })
+const post = (payload: Record<string, unknown>) =>
+  app.inject({ method: 'POST', url: '/bodies', payload, headers: { accept: 'application/json' } })
 const get = (url: string) => app.inject({ method: 'GET', url, headers: { accept: 'application/json' } })
 
 describe('bodies are checked as they are', () => {

@@ -3,8 +3,11 @@ import { errorResponses, Query } from '../../../shared/schemas.ts'
 import type { OrderConfig } from '../../config.ts'
 import { discover } from '../../discovery/discover.ts'
 import { Discovery } from '../../schemas.ts'
+import type { Lookup } from '../../upstream/resolver.ts'
+import { resolveRoute } from './resolve.ts'
 
-function discoveryText({ serviceVariables: variables, downwardApi, resolvConf, names }: Discovery): string {
+function discoveryText(discovery: Discovery): string {
+  const { serviceVariables: variables, downwardApi, resolvConf, names } = discovery
   const width = Math.max(...names.map(({ name }) => name.length))
   const entries = Object.entries(variables)
   const resolver = resolvConf
@@ -21,7 +24,7 @@ function discoveryText({ serviceVariables: variables, downwardApi, resolvConf, n
     ...(Object.keys(downwardApi).length > 0
       ? Object.entries(downwardApi).map(([key, value]) => `  ${key}=${value}`)
       : ['  (none: names come from the hostname and the service account)']),
-    '/etc/resolv.conf:',
+    `Resolver (${discovery.resolver}):`,
     ...resolver,
     'Names, resolved now:',
     ...names.map(({ name, addresses, error }) => {
@@ -37,16 +40,20 @@ export interface DiscoveryOptions {
   namespace: string
   /** The environment the pod started with. */
   env: NodeJS.ProcessEnv
+  /** order's own lookup, when it has a nameserver of its own (npm start); the system's otherwise. */
+  lookup?: Lookup
 }
 
 /** GET /discovery: what this pod can see of Service discovery, right now. */
-export const discoveryRoutes: FastifyPluginAsyncTypebox<DiscoveryOptions> = async (app, { config, namespace, env }) => {
+export const discoveryRoutes: FastifyPluginAsyncTypebox<DiscoveryOptions> = async (app, opts) => {
+  const { config, namespace, env, lookup } = opts
   app.get(
     '/discovery',
     {
       schema: { querystring: Query(), response: { 200: Discovery, ...errorResponses } },
       config: { text: discoveryText },
     },
-    async () => discover(env, config, namespace),
+    async () => discover(env, config, namespace, lookup),
   )
+  app.register(resolveRoute, { config, namespace })
 }

@@ -45,6 +45,14 @@ export function callText(call: CallReport): string {
   )
 }
 
+/** How many connections carried the answered calls: the number a Service balances over. */
+function connectionsLine({ connection, connections, answered }: SpreadReport): string {
+  const carried = `${answered} answered over ${connections === 1 ? '1 connection' : `${connections} connections`}`
+  if (connection !== 'reuse' || connections <= 1) return carried
+  // A pod closes a kept-alive connection after its thousandth request, and while it drains: a new one is opened.
+  return `${carried}: the kept-alive connection was renewed along the way, and the Service picked a pod afresh`
+}
+
 function spreadText(report: SpreadReport): string {
   const width = Math.max(0, ...report.pods.map(({ pod }) => pod.length))
   const how = report.connection === 'new' ? 'a new connection per call' : 'one kept-alive connection'
@@ -55,6 +63,7 @@ function spreadText(report: SpreadReport): string {
         `  ${pod.padEnd(width)}  ${String(count).padStart(3)}  ${'#'.repeat(Math.ceil((40 * count) / report.n))}`,
     ),
     ...report.errors.map(({ code, message, count }) => `  failed ${count}x ${code}: ${message}`),
+    connectionsLine(report),
   ]
   if (report.note) lines.push(report.note)
   return `${lines.join('\n')}\n`

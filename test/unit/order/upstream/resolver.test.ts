@@ -33,9 +33,9 @@ describe('Resolver', () => {
     async (ip) => {
       const { asked, lookup } = lookupFrom(CLUSTER)
 
-      const address = await new Resolver(1_000, lookup).resolve(ip)
+      const addresses = await new Resolver(1_000, lookup).resolve(ip)
 
-      expect(address).toBe(ip)
+      expect(addresses).toEqual([ip])
       expect(asked).toEqual([])
     },
   )
@@ -46,7 +46,7 @@ describe('Resolver', () => {
 
     const addresses = [await resolver.resolve('payment.snackbar'), await resolver.resolve('payment.snackbar')]
 
-    expect(addresses).toEqual(['10.96.143.21', '10.96.143.21'])
+    expect(addresses).toEqual([['10.96.143.21'], ['10.96.143.21']])
     expect(asked).toEqual(['payment.snackbar'])
   })
 
@@ -109,26 +109,36 @@ describe('Resolver', () => {
     expect(performance.now() - started).toBeLessThan(1_000)
   })
 
-  it('when a name has IPv4 and IPv6 addresses, then the IPv4 one is used, whatever the order', async () => {
+  it('when a name has IPv4 and IPv6 addresses, then the IPv4 one comes first, whatever the order', async () => {
     const { lookup } = lookupFrom(CLUSTER)
 
-    const address = await new Resolver(1_000, lookup).resolve('dual.snackbar')
+    const addresses = await new Resolver(1_000, lookup).resolve('dual.snackbar')
 
-    expect(address).toBe('10.96.0.21')
+    expect(addresses).toEqual(['10.96.0.21', 'fd00:10:96::21'])
+  })
+
+  it('when a fresh answer is asked for (a new connection), then the name is looked up again within the TTL', async () => {
+    const { asked, lookup } = lookupFrom(CLUSTER)
+    const resolver = new Resolver(1_000, lookup)
+
+    await resolver.resolve('payment.snackbar', 1_000, true)
+    await resolver.resolve('payment.snackbar', 1_000, true)
+
+    expect(asked).toEqual(['payment.snackbar', 'payment.snackbar'])
   })
 
   it('when a name has only an IPv6 address, then that is used', async () => {
     const { lookup } = lookupFrom(CLUSTER)
 
-    const address = await new Resolver(1_000, lookup).resolve('v6.snackbar')
+    const addresses = await new Resolver(1_000, lookup).resolve('v6.snackbar')
 
-    expect(address).toBe('fd00:10:96::22')
+    expect(addresses).toEqual(['fd00:10:96::22'])
   })
 
   it('when no lookup is given, then the system resolver answers, as curl would', async () => {
     const resolver = new Resolver(1_000)
 
-    await expect(resolver.resolve('localhost')).resolves.toBe('127.0.0.1')
+    expect((await resolver.resolve('localhost'))[0]).toBe('127.0.0.1')
     await expect(resolver.resolve(`payment.${OFFLINE_NAMESPACE}`)).rejects.toHaveProperty('code')
   })
 })

@@ -12,17 +12,20 @@ const plan = (n: number, connection: SpreadPlan['connection'] = 'new'): SpreadPl
   budgetMs: 20_000,
 })
 
-/** One call's answer, from `pod`, after the retries listed. */
+let nextPort = 40_000
+
+/** One call's answer, from `pod`, after the retries listed, on a connection of its own (a port of its own). */
 function answer(pod: string, retriedAfter: string[] = []): CallReport {
   return {
     via: 'env',
     url: target.url,
     address: '10.96.143.21:80',
+    resolved: ['10.96.143.21'],
     connection: 'new',
     ms: 1,
     attempts: retriedAfter.length + 1,
     retriedAfter,
-    answeredBy: { ...identity('payment', pod), ip: `ip-of-${pod}` },
+    answeredBy: { ...identity('payment', pod), ip: `ip-of-${pod}`, caller: { address: '10.0.0.9', port: nextPort++ } },
   }
 }
 
@@ -60,7 +63,19 @@ describe('spread', () => {
         { pod: 'payment-b', ip: 'ip-of-payment-b', count: 6 },
       ],
       errors: [],
+      connections: 8,
+      addresses: ['10.96.143.21'],
+      calls: expect.any(Array),
       note: '',
+    })
+    expect(report.calls).toHaveLength(8)
+    expect(report.calls[0]).toEqual({
+      pod: 'payment-b',
+      ip: 'ip-of-payment-b',
+      port: expect.any(Number),
+      status: 200,
+      ms: expect.any(Number),
+      error: null,
     })
   })
 
@@ -158,5 +173,52 @@ describe('spread', () => {
 
     await expect(spread(call, plan(5))).rejects.toBe(bug)
     expect(made()).toBe(2)
+  })
+})
+
+describe('spread, call by call', () => {
+  it('when calls fail, then each is recorded with its status and the kind of failure, and no pod or port', async () => {
+    const { call } = calls('payment-a', timeout, refused)
+
+    const report = await spread(call, plan(3))
+
+    expect(report.calls.map(({ pod, status, error }) => ({ pod, status, error }))).toEqual([
+      { pod: 'payment-a', status: 200, error: null },
+      { pod: null, status: 504, error: 'timeout' },
+      { pod: null, status: 502, error: 'refused' },
+    ])
+    expect(report.calls[1]!.port).toBeNull()
+  })
+
+  it('when every call came over one kept-alive connection, then the report counts one connection', async () => {
+    const kept = { ...answer('payment-a'), connection: 'reuse' }
+    const { call } = calls(kept)
+
+    const report = await spread(call, plan(5, 'reuse'))
+
+    expect(report).toMatchObject({ answered: 5, connections: 1 })
+    expect(new Set(report.calls.map(({ port }) => port)).size).toBe(1)
+  })
+
+  it('when payment answers that it is at its limit, then the spread stops there instead of piling calls on it', async () => {
+    const busy = new HttpError(503, 'UPSTREAM_BUSY', 'http://10.96.143.21/ answered 503', {}, { retryAfterSeconds: 1 })
+    const { call, made } = calls('payment-a', busy)
+
+    const report = await spread(call, plan(10))
+
+    expect(made()).toBe(2)
+    expect(report).toMatchObject({ n: 2, answered: 1, failed: 1 })
+    expect(report.note).toMatch(/^Stopped after 2 of 10 calls: payment is at its limit/)
+  })
+
+  it('when the first call finds payment at its limit, then the spread fails as that call did, Retry-After and all', async () => {
+    const busy = new HttpError(503, 'UPSTREAM_BUSY', 'http://10.96.143.21/ answered 503', {}, { retryAfterSeconds: 1 })
+    const { call } = calls(busy)
+
+    await expect(spread(call, plan(10))).rejects.toMatchObject({
+      statusCode: 503,
+      code: 'UPSTREAM_BUSY',
+      retryAfterSeconds: 1,
+    })
   })
 })

@@ -119,7 +119,7 @@ describe('payment /payments, in-process', () => {
     ['a fractional amount', { ...charge, amount: 70.5 }, 'body/amount must be integer'],
     ['an order id with a slash', { ...charge, orderId: 'ord/1' }, 'body/orderId must match pattern'],
   ])('when the body has %s, then 400 says so and no payment is made', async (_what, body, message) => {
-    const response = await pay(body)
+    const response = await pay(body, { accept: 'application/json' })
 
     expect(response.statusCode).toBe(400)
     expect(response.json().message).toContain(message)
@@ -129,7 +129,7 @@ describe('payment /payments, in-process', () => {
     ['empty', ''],
     ['over 128 characters', 'k'.repeat(129)],
   ])('when the Idempotency-Key is %s, then 400 names the header', async (_what, key) => {
-    const response = await pay(charge, { 'idempotency-key': key })
+    const response = await pay(charge, { 'idempotency-key': key, accept: 'application/json' })
 
     expect(response.statusCode).toBe(400)
     expect(response.json().message).toMatch(/^headers\/idempotency-key must/)

@@ -13,10 +13,11 @@ beforeAll(async () => {
 afterAll(() => servers.close())
 
 describe('unknown routes', () => {
-  it('when a route does not exist, then 404 JSON, even for curl', async () => {
-    const response = await fetch(`${base}/nope`)
-    expect(response.status).toBe(404)
-    expect(await response.json()).toMatchObject({ statusCode: 404, code: 'NOT_FOUND', message: 'no route GET /nope' })
+  it('when a route does not exist, then curl gets one line saying so, and JSON on request', async () => {
+    const asCurl = await fetch(`${base}/nope`, { headers: { accept: '*/*' } })
+    expect([asCurl.status, await asCurl.text()]).toEqual([404, '404 NOT_FOUND: no route GET /nope\n'])
+    const asJson = await fetch(`${base}/nope`, { headers: { accept: 'application/json' } })
+    expect(await asJson.json()).toMatchObject({ statusCode: 404, code: 'NOT_FOUND', message: 'no route GET /nope' })
   })
 })
 
@@ -39,10 +40,19 @@ describe('one error shape for every failure', () => {
   })
   afterAll(() => app.close())
   const postAs = (contentType: string, payload: string) =>
-    app.inject({ method: 'POST', url: '/orders', headers: { 'content-type': contentType }, payload })
+    app.inject({
+      method: 'POST',
+      url: '/orders',
+      headers: { accept: 'application/json', 'content-type': contentType },
+      payload,
+    })
 
   it('when a path is unknown, then 404 names the method and the path, not the query', async () => {
-    const response = await app.inject({ method: 'DELETE', url: '/payments/pay_1?token=secret' })
+    const response = await app.inject({
+      method: 'DELETE',
+      url: '/payments/pay_1?token=secret',
+      headers: { accept: 'application/json' },
+    })
 
     expect(response.statusCode).toBe(404)
     expect(response.json()).toEqual({
@@ -54,7 +64,12 @@ describe('one error shape for every failure', () => {
   })
 
   it('when the input is invalid, then 400 names the field', async () => {
-    const response = await app.inject({ method: 'POST', url: '/orders', payload: { quantity: 'two' } })
+    const response = await app.inject({
+      method: 'POST',
+      url: '/orders',
+      payload: { quantity: 'two' },
+      headers: { accept: 'application/json' },
+    })
 
     expect(response.statusCode).toBe(400)
     expect(response.json()).toEqual({
@@ -91,7 +106,7 @@ describe('one error shape for every failure', () => {
   })
 
   it('when a URL has a broken percent-escape, then 400 says it is not a valid URL', async () => {
-    const response = await app.inject({ url: '/orders/%zz' })
+    const response = await app.inject({ url: '/orders/%zz', headers: { accept: 'application/json' } })
 
     expect(response.statusCode).toBe(400)
     expect(response.json()).toEqual({
@@ -104,14 +119,14 @@ describe('one error shape for every failure', () => {
 
   // Fastify's router refuses a path parameter over its limit before any route runs; the answer keeps the one shape.
   it('when a path parameter is longer than the router takes, then 414 says URI Too Long', async () => {
-    const response = await app.inject({ url: `/orders/${'o'.repeat(257)}` })
+    const response = await app.inject({ url: `/orders/${'o'.repeat(257)}`, headers: { accept: 'application/json' } })
 
     expect(response.statusCode).toBe(414)
     expect(response.json()).toMatchObject({ statusCode: 414, error: 'URI Too Long', code: 'FST_ERR_MAX_PARAM_LENGTH' })
   })
 
   it('when a route throws an HttpError, then its status, code, message and details are the answer', async () => {
-    const response = await app.inject({ url: '/explained' })
+    const response = await app.inject({ url: '/explained', headers: { accept: 'application/json' } })
 
     expect(response.statusCode).toBe(503)
     expect(response.json()).toEqual({
@@ -124,7 +139,10 @@ describe('one error shape for every failure', () => {
   })
 
   it('when a route throws something unexpected, then 500 tells the client nothing of it, and the log has it all', async () => {
-    const response = await app.inject({ url: '/crash', headers: { 'x-request-id': 'trace-crash' } })
+    const response = await app.inject({
+      url: '/crash',
+      headers: { accept: 'application/json', 'x-request-id': 'trace-crash' },
+    })
 
     expect(response.statusCode).toBe(500)
     expect(response.json()).toEqual({

@@ -15,7 +15,7 @@ describe('fault controls when FAULTS is off', () => {
     ['GET', '/delay/10'],
     ['GET', '/status/500'],
   ] as const)('when %s %s is asked for, then 404: a default image has no fault endpoints', async (method, url) => {
-    const response = await app.inject({ method, url })
+    const response = await app.inject({ method, url, headers: { accept: 'application/json' } })
 
     expect(response.statusCode).toBe(404)
     expect(response.json()).toMatchObject({ code: 'NOT_FOUND' })
@@ -54,7 +54,7 @@ describe('fault controls when FAULTS is on', () => {
   })
 
   it('when a delay over 30 s is asked for, then 400 names the bound', async () => {
-    const response = await app.inject({ url: '/delay/30001' })
+    const response = await app.inject({ url: '/delay/30001', headers: { accept: 'application/json' } })
 
     expect(response.statusCode).toBe(400)
     expect(response.json().message).toBe('params/ms must be <= 30000')
@@ -71,7 +71,7 @@ describe('fault controls when FAULTS is on', () => {
   })
 
   it.each(['199', '600', 'teapot'])('when /status/%s is asked for, then 400: only 200 to 599', async (code) => {
-    const response = await app.inject({ url: `/status/${code}` })
+    const response = await app.inject({ url: `/status/${code}`, headers: { accept: 'application/json' } })
 
     expect(response.statusCode).toBe(400)
     expect(response.json().message).toMatch(/^params\/code must be/)

@@ -95,8 +95,19 @@ describe('answers written the way the client asked', () => {
   it.each([
     ['curl', {}],
     ['a browser', { accept: BROWSER }],
-  ])('when a route with renderers fails and %s asked, then the error body is still JSON', async (_who, headers) => {
-    const response = await app.inject({ url: '/failing', headers })
+  ])(
+    'when a route with renderers fails and %s asked, then the error is one line of text with the URL tried',
+    async (_who, headers) => {
+      const response = await app.inject({ url: '/failing', headers })
+
+      expect(response.statusCode).toBe(502)
+      expect(response.headers['content-type']).toBe('text/plain; charset=utf-8')
+      expect(response.body).toBe('502 UPSTREAM_FAILED: payment did not answer (url: http://payment/)\n')
+    },
+  )
+
+  it('when a route with renderers fails and JSON was asked for, then the error body is JSON', async () => {
+    const response = await app.inject({ url: '/failing', headers: { accept: 'application/json' } })
 
     expect(response.statusCode).toBe(502)
     expect(response.headers['content-type']).toBe('application/json; charset=utf-8')

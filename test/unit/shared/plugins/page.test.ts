@@ -47,7 +47,10 @@ describe('page assets', () => {
   })
 
   it('when ?v= is longer than any hash, then 400', async () => {
-    const response = await app.inject({ url: `/ui/app.css?v=${'a'.repeat(65)}` })
+    const response = await app.inject({
+      url: `/ui/app.css?v=${'a'.repeat(65)}`,
+      headers: { accept: 'application/json' },
+    })
 
     expect(response.statusCode).toBe(400)
     expect(response.json().message).toMatch(/^querystring\/v must/)

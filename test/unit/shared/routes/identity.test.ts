@@ -21,15 +21,20 @@ describe('payment GET /', () => {
   it.each([
     ['Accept: application/json', '/', { accept: 'application/json' }],
     ['?format=json', '/?format=json', {}],
-  ])('when asked with %s, then the same facts come as JSON', async (_how, path, headers) => {
-    const response = await fetch(`${base}${path}`, { headers })
-    expect(await response.json()).toEqual({
-      service: 'payment',
-      version: 'test',
-      pod: 'payment-7d9c-abcde',
-      ip: '127.0.0.1',
-      namespace: 'snackbar',
-      node: 'test-node',
-    })
-  })
+  ])(
+    'when asked with %s, then the same facts come as JSON, with who called and by what name',
+    async (_how, path, headers) => {
+      const response = await fetch(`${base}${path}`, { headers })
+      expect(await response.json()).toEqual({
+        service: 'payment',
+        version: 'test',
+        pod: 'payment-7d9c-abcde',
+        ip: '127.0.0.1',
+        namespace: 'snackbar',
+        node: 'test-node',
+        caller: { address: '127.0.0.1', port: expect.any(Number) },
+        host: new URL(base).host,
+      })
+    },
+  )
 })
