@@ -279,3 +279,17 @@ export function sampleValue(
   if (found.length > 1) throw new Error(`${found.length} samples of ${name} match ${JSON.stringify(labels)}`)
   return found[0]?.value
 }
+
+/**
+ * The control characters in `text` that a terminal or a log viewer would act on, as `U+XXXX`: C0 (but the line
+ * ends `allowed`), DEL, C1, and the line and paragraph separators. Empty when there are none.
+ */
+export function controlCharacters(text: string, allowed = '\n'): string[] {
+  const found = new Set<string>()
+  for (const char of text) {
+    const code = char.codePointAt(0)!
+    const control = code < 0x20 || (code >= 0x7f && code <= 0x9f) || code === 0x2028 || code === 0x2029
+    if (control && !allowed.includes(char)) found.add(`U+${code.toString(16).toUpperCase().padStart(4, '0')}`)
+  }
+  return [...found]
+}
