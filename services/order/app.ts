@@ -27,7 +27,7 @@ export interface OrderAppOptions extends ServiceOptions {
 export function buildApp(options: OrderAppOptions) {
   const { config, identity, build = sourceBuild() } = options
   const { namespace } = identity
-  const app = createServiceApp(options)
+  const app = createServiceApp({ clusterDomain: config.CLUSTER_DOMAIN, ...options })
   const assets = orderAssets(build.readPageFile)
   const html = orderPage(build.readPageFile('services/order/page/index.html'), assets, identity, config)
 

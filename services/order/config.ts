@@ -18,11 +18,6 @@ export const OrderConfig = Type.Object({
   UPSTREAM_DELIVERY_NAME: Type.String({ ...DNS_LABEL, default: 'delivery' }),
   UPSTREAM_DELIVERY_NAMESPACE: Type.String({ ...DNS_LABEL, default: 'fancy-snackbar' }),
   UPSTREAM_DELIVERY_PORT: Type.Integer({ ...PORT_RANGE, default: 80 }),
-  CLUSTER_DOMAIN: Type.String({
-    pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$',
-    maxLength: 200,
-    default: 'cluster.local',
-  }),
   ORDER_PAYMENT_VIA: Type.Enum(Via.enum, { default: 'env' }),
   UPSTREAM_TIMEOUT_MS: Type.Integer({ minimum: 50, maximum: 30_000, default: 2_000 }),
   // Outside a cluster (npm start): resolve Service names against this nameserver (host:port), with this search path

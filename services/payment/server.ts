@@ -13,6 +13,7 @@ export function startPayment(build: Build = sourceBuild()) {
       logLevel: config.LOG_LEVEL,
       faults: config.FAULTS === 'on',
       allowedHosts: config.ALLOWED_HOSTS.split(',').filter(Boolean),
+      clusterDomain: config.CLUSTER_DOMAIN,
       build,
       ...stdoutStreams(),
     }),

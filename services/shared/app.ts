@@ -23,12 +23,14 @@ export interface ServiceOptions extends LogOptions {
   limits?: Partial<Limits>
   /** Host names served besides the pod's Service names (ALLOWED_HOSTS). */
   allowedHosts?: string[]
+  /** The cluster's DNS domain (CLUSTER_DOMAIN), for the Host check's `.svc` names. */
+  clusterDomain?: string
 }
 
 /** Letters, digits and `._:-`, up to 64: a UUID, a trace id, a test's own name for a request. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/
 
-export const DEFAULT_LIMITS: Limits = { connections: 4096, inFlight: 64, pipelined: 16, perConnection: 1000 }
+export const DEFAULT_LIMITS: Limits = { connections: 1024, inFlight: 64, pipelined: 16, perConnection: 1000 }
 
 /**
  * The Fastify instance both services start from: JSON logs with the pod and a request id, one error shape, answers
@@ -67,7 +69,11 @@ export function createServiceApp(options: ServiceOptions) {
   app.decorate('audit', auditLogger(options))
   app.register(negotiation)
   app.register(errors)
-  app.register(hostCheck, { namespace: options.identity.namespace, allowed: options.allowedHosts ?? [] })
+  app.register(hostCheck, {
+    namespace: options.identity.namespace,
+    clusterDomain: options.clusterDomain ?? 'cluster.local',
+    allowed: options.allowedHosts ?? [],
+  })
   app.register(health)
   app.register(metrics)
   if (options.faults) app.register(faults).register(lessons)

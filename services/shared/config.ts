@@ -20,6 +20,12 @@ export const CommonConfig = Type.Object({
   // The startup probe's lesson: wait this long before listening at all, as a slow-starting app would.
   STARTUP_DELAY_SECONDS: Type.Number({ minimum: 0, maximum: 600, default: 0 }),
   SERVICE_NAME: Type.Optional(DnsLabel),
+  // The cluster's DNS domain: Service names end in .svc.<it>.
+  CLUSTER_DOMAIN: Type.String({
+    pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$',
+    maxLength: 200,
+    default: 'cluster.local',
+  }),
   // Host names served besides the pod's own Service names, comma-separated: an Ingress host, `*.example.com`.
   ALLOWED_HOSTS: Type.String({ maxLength: 1024, pattern: '^[-a-z0-9.*,]*$', default: '' }),
 })

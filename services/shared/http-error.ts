@@ -42,7 +42,13 @@ export function errorBody(
  * An error as one line for curl: the status and code, what happened, and where it applies the URL tried and the
  * hint. `curl -f` users get the status; people reading get the sentence.
  */
-export function errorLine({ statusCode, code, message, url, hint }: ErrorBody & { url?: unknown; hint?: unknown }): string {
+export function errorLine({
+  statusCode,
+  code,
+  message,
+  url,
+  hint,
+}: ErrorBody & { url?: unknown; hint?: unknown }): string {
   const extra = [typeof url === 'string' && `url: ${url}`, typeof hint === 'string' && `try: ${hint}`].filter(Boolean)
   return `${statusCode} ${code}: ${message}${extra.length > 0 ? ` (${extra.join('; ')})` : ''}\n`
 }

@@ -13,16 +13,29 @@ function firstExternalIPv4(): string | undefined {
   return undefined
 }
 
-function namespaceFromServiceAccount(): string | undefined {
+const readOrNothing = (path: string) => {
   try {
-    return readFileSync(SERVICE_ACCOUNT_NAMESPACE, 'utf8').trim() || undefined
+    return readFileSync(path, 'utf8')
   } catch {
     return undefined
   }
 }
 
 /**
- * Who this process is. Downward-API variables first; otherwise what the pod itself can see (its hostname is its name).
+ * The namespace the kubelet wrote into the pod's DNS search path: its first domain is `<namespace>.svc.<domain>` for
+ * ClusterFirst pods, so a pod without the downward API and without a service-account token still knows it.
+ */
+export function namespaceFromSearchPath(resolvConf: string | undefined): string | undefined {
+  const search = resolvConf?.split('\n').find((line) => /^(search|domain)\s/.test(line.trim()))
+  return search
+    ?.trim()
+    .split(/\s+/)[1]
+    ?.match(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc\./)?.[1]
+}
+
+/**
+ * Who this process is. Downward-API variables first; otherwise what the pod itself can see: its hostname is its name,
+ * its namespace is in the service account's files or, failing those, in its DNS search path.
  * `version` is the build's unless SNACKBAR_VERSION overrides it.
  */
 export function resolveIdentity(service: string, version: string, env: NodeJS.ProcessEnv = process.env): Identity {
@@ -31,7 +44,11 @@ export function resolveIdentity(service: string, version: string, env: NodeJS.Pr
     version: env.SNACKBAR_VERSION || version,
     pod: env.POD_NAME || hostname() || UNKNOWN,
     ip: env.POD_IP || firstExternalIPv4() || UNKNOWN,
-    namespace: env.POD_NAMESPACE || namespaceFromServiceAccount() || UNKNOWN,
+    namespace:
+      env.POD_NAMESPACE ||
+      readOrNothing(SERVICE_ACCOUNT_NAMESPACE)?.trim() ||
+      namespaceFromSearchPath(readOrNothing('/etc/resolv.conf')) ||
+      UNKNOWN,
     node: env.NODE_NAME || UNKNOWN,
   }
 }

@@ -77,7 +77,9 @@ function fiveHundredIsTheAnswer(route: Route, response: RawResponse): boolean {
   if (route.fiveHundredsAllowed === 'demo')
     return /^status \d{3} on request\n$/.test(response.body) || /^status \d{3} on request$/.test(response.json?.status)
   if (route.fiveHundredsAllowed === 'upstream')
-    return response.status === 502 && (response.json?.code === 'DNS_FAILED' || response.body.startsWith('502 DNS_FAILED: '))
+    return (
+      response.status === 502 && (response.json?.code === 'DNS_FAILED' || response.body.startsWith('502 DNS_FAILED: '))
+    )
   if (route.fiveHundredsAllowed === 'readiness')
     return response.status === 503 && response.body.includes('disabled by POST /readyz/disable')
   return false

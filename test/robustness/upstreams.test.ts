@@ -124,7 +124,7 @@ describe('answers order does not accept (issue 14, Medium)', () => {
     answering(200, () =>
       JSON.stringify(n++ % 2 ? { ...id, pod: '\u001b[31mevil\r\n\u0085' } : { ...id, pod: `payment-${n % 4}` }),
     )
-    const response = await ask('GET', '/payment/spread?n=20')
+    const response = await ask('GET', '/payment/spread?n=20&format=text')
     expect(response.status).toBe(200)
     expect(response.body).toMatch(/20 calls via=env .*: 10 answered, 10 failed\n/)
     expect(response.body).toMatch(/failed 10x UPSTREAM_BAD_ANSWER/)

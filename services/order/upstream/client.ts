@@ -22,6 +22,8 @@ export interface UpstreamCall<T> {
   attempts: number
   /** Failures that were retried on a new connection before this answer. */
   retriedAfter: string[]
+  /** The answer's Retry-After, in seconds, when it has one (bounded: an upstream does not park us for a day). */
+  retryAfterSeconds?: number
 }
 
 export interface CallOptions {
@@ -151,7 +153,9 @@ export class UpstreamClient {
     const body = parseJson<T>(await response.body.text(), target, at, response.statusCode)
     const ms = Math.round((performance.now() - started) * 10) / 10
     const { via, url } = target
-    return { via, url, address: at, resolved: addresses, connection, statusCode: response.statusCode, body, ms }
+    const retryAfterSeconds = retryAfterHeader(response.headers['retry-after'])
+    const statusCode = response.statusCode
+    return { via, url, address: at, resolved: addresses, connection, statusCode, body, ms, retryAfterSeconds }
   }
 
   /**
@@ -184,6 +188,15 @@ export class UpstreamClient {
     const agents = this.#agents ?? (await this.#loading)
     if (agents) await Promise.all(Object.values(agents).map((agent) => agent.close()))
   }
+}
+
+const MAX_RETRY_AFTER_SECONDS = 900
+
+/** Retry-After in seconds (the HTTP-date form is not used by our upstreams), within 1 s and 15 minutes. */
+function retryAfterHeader(header: string | string[] | undefined): number | undefined {
+  const seconds = Number(Array.isArray(header) ? header[0] : header)
+  if (!Number.isInteger(seconds) || seconds < 0) return undefined
+  return Math.min(Math.max(seconds, 1), MAX_RETRY_AFTER_SECONDS)
 }
 
 function parseJson<T>(text: string, target: Target, address: string, statusCode: number): T {

@@ -33,6 +33,7 @@ export function paymentTarget(config: OrderConfig, namespace: string, via: Via):
     return target(via, config.UPSTREAM_PAYMENT_HEADLESS_NAME, config.UPSTREAM_PAYMENT_HEADLESS_PORT)
   if (via === 'sticky') return target(via, config.UPSTREAM_PAYMENT_STICKY_NAME, config.UPSTREAM_PAYMENT_PORT)
   if (via !== 'env') {
+    if (via !== 'name' && namespace === 'unknown') throw namespaceUnknown(via)
     const host = serviceName(config.UPSTREAM_PAYMENT_NAME, namespace, config.CLUSTER_DOMAIN, via)
     return target(via, host, config.UPSTREAM_PAYMENT_PORT)
   }
@@ -47,6 +48,17 @@ export function paymentTarget(config: OrderConfig, namespace: string, via: Via):
     )
   }
   return target(via, host, port)
+}
+
+/** via=ns and via=fqdn name order's own namespace, which this pod could not find out. */
+function namespaceUnknown(via: Via): HttpError {
+  return new HttpError(
+    503,
+    'NAMESPACE_UNKNOWN',
+    `via=${via} needs this pod's namespace, and it does not know it: no POD_NAMESPACE from the downward API, no ` +
+      "service-account namespace file, no '<namespace>.svc' domain in its DNS search path (outside a cluster?)",
+    { url: null, hint: 'pass POD_NAMESPACE from the downward API (fieldRef metadata.namespace), or use via=name' },
+  )
 }
 
 /** A Service in another namespace: the short name cannot reach it, so only the qualified forms are offered. */

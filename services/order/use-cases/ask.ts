@@ -1,7 +1,8 @@
+import { Value } from 'typebox/value'
 import { HttpError } from '../../shared/http-error.ts'
 import type { Upstream } from '../plugins/upstream.ts'
 import type { CallReport, ConnectionMode } from '../schemas.ts'
-import { accept, PodAnswer } from '../upstream/answers.ts'
+import { accept, PodAnswer, RefusalAnswer } from '../upstream/answers.ts'
 import type { UpstreamCall } from '../upstream/client.ts'
 import type { Target } from '../upstream/targets.ts'
 
@@ -18,10 +19,14 @@ export interface Ask {
 }
 
 /** An answer other than 200 from a Service's pod, as order explains it. */
-export function refused({ statusCode, address }: UpstreamCall<unknown>, target: Target): HttpError {
+export function refused(call: UpstreamCall<unknown>, target: Target): HttpError {
+  const { statusCode, address } = call
   if (statusCode === 503) {
-    const message = `${target.url} answered 503: the pod is at its limit, as this one would be; retry in a second`
-    return new HttpError(503, 'UPSTREAM_BUSY', message, { url: target.url, address }, { retryAfterSeconds: 1 })
+    // The pod's own reason and Retry-After, when it gave them plainly: a full store is not a busy second.
+    const reason = Value.Check(RefusalAnswer, call.body) ? call.body.message : 'the pod is at its limit'
+    const retryAfterSeconds = call.retryAfterSeconds ?? 1
+    const message = `${target.url} answered 503: ${reason}; retry in ${retryAfterSeconds} s`
+    return new HttpError(503, 'UPSTREAM_BUSY', message, { url: target.url, address }, { retryAfterSeconds })
   }
   return new HttpError(502, 'UPSTREAM_ERROR', `${target.url} answered ${statusCode}`, { url: target.url, address })
 }

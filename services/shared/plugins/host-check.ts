@@ -5,6 +5,8 @@ import { HttpError } from '../http-error.ts'
 export interface HostCheckOptions {
   /** The pod's namespace: `<service>.<namespace>` and its `.svc` forms are the names its Services have. */
   namespace: string
+  /** `<service>.<namespace>.svc.<clusterDomain>`: no other domain after `.svc`. */
+  clusterDomain: string
   /** Names served on top (an Ingress host); `*.example.com` allows every name below example.com. */
   allowed: string[]
 }
@@ -21,11 +23,13 @@ export function hostName(host: string): string {
  * port-forward), a Service name as the pod's search path completes it, or an allowed name. Anything else is a page
  * elsewhere that got its name to resolve to us (DNS rebinding), and is refused.
  */
-export function isOurName(name: string, { namespace, allowed }: HostCheckOptions): boolean {
+export function isOurName(name: string, { namespace, clusterDomain, allowed }: HostCheckOptions): boolean {
   if (isIP(name) || name === 'localhost' || name.endsWith('.localhost')) return true
   const labels = name.split('.')
   if (labels.length === 1) return true
-  if (labels[1] === namespace && (labels.length === 2 || labels[2] === 'svc')) return true
+  const [, ns, svc, ...domain] = labels
+  const clusterForm = svc === 'svc' && (domain.length === 0 || domain.join('.') === clusterDomain)
+  if (ns === namespace && (labels.length === 2 || clusterForm)) return true
   return allowed.some((pattern) => (pattern.startsWith('*.') ? name.endsWith(pattern.slice(1)) : name === pattern))
 }
 

@@ -18,6 +18,7 @@ describe('readConfig', () => {
       FAULTS: 'off',
       STARTUP_DELAY_SECONDS: 0,
       ALLOWED_HOSTS: '',
+      CLUSTER_DOMAIN: 'cluster.local',
     })
   })
 
