@@ -31,6 +31,26 @@ describe('npm start', () => {
     expect(status).toBe(200)
     expect(body.pods.map(({ pod }) => pod)).toEqual(['payment-local-1', 'payment-local-2'])
 
+    // Every name a pod can use for payment resolves through the DNS stand-in, with the pod's search path.
+    for (const via of ['env', 'name', 'ns', 'fqdn']) {
+      const answer = await getJson<{ via: string; answeredBy: { pod: string } }>(
+        `http://127.0.0.1:${port}/payment?via=${via}`,
+      )
+      expect(answer.status, via).toBe(200)
+      expect(answer.body.answeredBy.pod, via).toMatch(/^payment-local-[12]$/)
+    }
+    const delivery = await getJson<{ answeredBy: { pod: string; namespace: string } }>(
+      `http://127.0.0.1:${port}/delivery`,
+    )
+    expect(delivery.status).toBe(200)
+    expect(delivery.body.answeredBy).toMatchObject({ pod: 'delivery-local-1', namespace: 'fancy-snackbar' })
+    const walk = await getJson<{ resolved: string; steps: { name: string; answer: string }[] }>(
+      `http://127.0.0.1:${port}/discovery/resolve?name=payment`,
+    )
+    expect(walk.status).toBe(200)
+    expect(walk.body.steps[0]).toMatchObject({ name: 'payment.snackbar.svc.cluster.local', answer: 'address' })
+    expect(walk.body.resolved).toBe('payment.snackbar.svc.cluster.local')
+
     const group = npmStart.process.pid!
     process.kill(-group, 'SIGINT')
     await npmStart.exit()
