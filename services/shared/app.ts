@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyServerOptions } from 'fastify'
+import type { AdmissionOptions } from './admission.ts'
 import { clientErrorHandler, type Limits, Load, limitedServer } from './limits.ts'
 import { errors, frameworkErrors } from './plugins/errors.ts'
 import { faults } from './plugins/faults.ts'
@@ -21,6 +22,8 @@ export interface ServiceOptions extends LogOptions {
   faults?: boolean
   /** What the pod takes on at once; each service knows its own cost per request. */
   limits?: Partial<Limits>
+  /** How the working limit follows the CPU the pod gets (tests shorten it). */
+  admission?: Partial<AdmissionOptions>
   /** Host names served besides the pod's Service names (ALLOWED_HOSTS). */
   allowedHosts?: string[]
   /** The cluster's DNS domain (CLUSTER_DOMAIN), for the Host check's `.svc` names. */
@@ -39,7 +42,7 @@ export const DEFAULT_LIMITS: Limits = { connections: 1024, inFlight: 64, pipelin
  */
 export function createServiceApp(options: ServiceOptions) {
   const limits = { ...DEFAULT_LIMITS, ...options.limits }
-  const load = new Load()
+  const load = new Load(limits, options.admission)
   const app = Fastify({
     ...serverOptions,
     serverFactory: limitedServer(limits, load),

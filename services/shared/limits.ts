@@ -4,12 +4,16 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyHttpOptions } from 'fastify'
+import { Admission, type AdmissionOptions, DEFAULT_ADMISSION } from './admission.ts'
 import { errorBody, errorLine } from './http-error.ts'
 
 export interface Limits {
   /** Open connections; beyond it the server drops new ones at once (Node's maxConnections). */
   connections: number
-  /** Requests being answered at once; beyond it, 503 with Retry-After, probes excepted. */
+  /**
+   * The most requests answered at once, probes excepted; the working limit adapts below it to the CPU the pod gets
+   * (services/shared/admission.ts), and requests beyond it wait briefly, then get 503 with Retry-After.
+   */
   inFlight: number
   /** Requests one connection may have waiting to be answered (HTTP pipelining); beyond it, the connection is cut. */
   pipelined: number
@@ -19,20 +23,27 @@ export interface Limits {
 
 /**
  * Probes must be answered however busy the pod is: a liveness probe that fails under load restarts a working pod.
- * The kubelet sends one of each at a time, so a few places beyond the limit are theirs; a flood of probes is not.
+ * They skip the admission queue; the kubelet sends one of each at a time, so a few at once are theirs, a flood is not.
  */
 const PROBES = new Set(['/healthz', '/readyz'])
 const PROBE_ALLOWANCE = 16
 const RETRY_AFTER_SECONDS = 1
+
+type Handler = (request: IncomingMessage, response: ServerResponse) => void
 
 const queued = Symbol('snackbar.queued')
 type CountedSocket = Socket & { [queued]?: number }
 
 /** Server-wide accounting, readable for metrics and tests. */
 export class Load {
-  inFlight = 0
+  readonly admission: Admission
+  probes = 0
   shed = 0
   cut = 0
+
+  constructor(limits: Pick<Limits, 'inFlight'>, admission: Partial<AdmissionOptions> = {}) {
+    this.admission = new Admission({ ...DEFAULT_ADMISSION, ...admission, max: limits.inFlight })
+  }
 }
 
 function isProbe(url = ''): boolean {
@@ -41,11 +52,13 @@ function isProbe(url = ''): boolean {
 }
 
 /** A 503 written straight on the response, in the error shape, as text for curl and JSON for whoever asks. */
-function shed(request: IncomingMessage, response: ServerResponse, limits: Limits): void {
+function shed(request: IncomingMessage, response: ServerResponse, load: Load): void {
+  load.shed++
+  if (response.destroyed) return
   const body = errorBody(
     503,
     'OVERLOADED',
-    `this pod is already answering ${limits.inFlight} requests, as many as its CPU allows; retry in ${RETRY_AFTER_SECONDS} s`,
+    `this pod is answering as many requests as its CPU allows (${load.admission.limit} at once now); retry in ${RETRY_AFTER_SECONDS} s`,
   )
   const json = request.headers.accept?.includes('application/json') || request.url?.includes('format=json')
   const text = json ? JSON.stringify(body) : errorLine(body)
@@ -58,30 +71,45 @@ function shed(request: IncomingMessage, response: ServerResponse, limits: Limits
 }
 
 /**
- * Counts the request against its connection and the server; answers `false` when it was turned away. A connection
- * that pipelines more than its share without reading the answers is cut: its requests would only pile up in memory.
+ * Counts the request against its connection; answers `false` when the connection was cut for it. A connection that
+ * pipelines more than its share without reading the answers is cut: its requests would only pile up in memory. A
+ * refused request waits for its answer on the connection like any other, so it counts too.
  */
-function admit(request: IncomingMessage, response: ServerResponse, limits: Limits, load: Load): boolean {
+function countOnConnection(request: IncomingMessage, response: ServerResponse, limits: Limits, load: Load): boolean {
   const socket = request.socket as CountedSocket
   const waiting = (socket[queued] ?? 0) + 1
   if (waiting > limits.pipelined) {
     if (!socket.destroyed) cut(socket, load)
     return false
   }
-  // A refused request waits for its answer on the connection like any other: it counts against the connection.
   socket[queued] = waiting
-  const admitted =
-    load.inFlight < limits.inFlight || (load.inFlight < limits.inFlight + PROBE_ALLOWANCE && isProbe(request.url))
-  if (admitted) load.inFlight++
   response.once('close', () => {
     socket[queued] = (socket[queued] ?? 1) - 1
-    if (admitted) load.inFlight--
   })
-  if (!admitted) {
-    load.shed++
-    shed(request, response, limits)
+  return true
+}
+
+/** Probes past the queue, within their allowance; every other request through the admission limit. */
+function admit(request: IncomingMessage, response: ServerResponse, load: Load, handler: Handler): void {
+  if (isProbe(request.url)) {
+    if (load.probes >= PROBE_ALLOWANCE) {
+      shed(request, response, load)
+      return
+    }
+    load.probes++
+    response.once('close', () => load.probes--)
+    handler(request, response)
+    return
   }
-  return admitted
+  const { admission } = load
+  const cancel = admission.offer(
+    () => {
+      response.once('close', () => admission.done())
+      handler(request, response)
+    },
+    () => shed(request, response, load),
+  )
+  response.once('close', cancel)
 }
 
 /**
@@ -98,14 +126,13 @@ function cut(socket: Socket, load: Load): void {
   socket.destroy()
 }
 
-type Handler = (request: IncomingMessage, response: ServerResponse) => void
-
 /** Fastify's serverFactory: Node's HTTP server with Fastify's timeouts and these limits. */
 export function limitedServer(limits: Limits, load: Load) {
   return (handler: Handler, options: FastifyHttpOptions<Server>): Server => {
     const server = createServer(options.http ?? {}, (request, response) => {
-      if (admit(request, response, limits, load)) handler(request, response)
+      if (countOnConnection(request, response, limits, load)) admit(request, response, load, handler)
     })
+    server.on('close', () => load.admission.stop())
     server.keepAliveTimeout = options.keepAliveTimeout ?? 5_000
     server.requestTimeout = options.requestTimeout ?? 0
     server.setTimeout(options.connectionTimeout ?? 0)

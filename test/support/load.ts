@@ -9,6 +9,8 @@ export interface Outcome {
   ms: number
   /** 0: no answer (timeout, reset, refused). */
   status: number
+  /** Why there was no answer: undici's error code. */
+  error?: string
 }
 
 export interface LoadRun {
@@ -32,20 +34,62 @@ export async function closedLoop(
   const end = started + seconds * 1000
   const loop = async () => {
     while (performance.now() < end) {
-      const at = performance.now()
-      const status = await pool
-        .request({ path: target.pathname + target.search, method: 'GET' })
-        .then(async (response) => {
-          await response.body.dump()
-          return response.statusCode
-        })
-        .catch(() => 0)
-      outcomes.push({ at: at - started, ms: performance.now() - at, status })
+      const outcome = await send(pool, target, performance.now(), started)
+      outcomes.push(outcome)
       // A client that got nothing waits a little before trying again, as any client's retry would.
-      if (status === 0) await new Promise((resolve) => setTimeout(resolve, 100))
+      if (outcome.status === 0) await new Promise((resolve) => setTimeout(resolve, 100))
     }
   }
   await Promise.all(Array.from({ length: connections }, loop))
+  await pool.close()
+  return { outcomes, seconds: (performance.now() - started) / 1000 }
+}
+
+/** One request; `at` is when it was due, so time spent waiting for a free connection counts against the answer. */
+function send(pool: Pool, target: URL, at: number, started: number): Promise<Outcome> {
+  return pool
+    .request({ path: target.pathname + target.search, method: 'GET' })
+    .then(async (response) => {
+      await response.body.dump()
+      return { at: at - started, ms: performance.now() - at, status: response.statusCode }
+    })
+    .catch((error: { code?: string }) => ({
+      at: at - started,
+      ms: performance.now() - at,
+      status: 0,
+      error: error.code ?? 'ERROR',
+    }))
+}
+
+/**
+ * An open-loop load, as a crowd of independent clients makes it: `rate` requests a second whatever the answers, over
+ * up to `connections` kept-alive connections; a request with no free connection waits for one, and that wait counts.
+ */
+export async function openLoop(
+  url: string,
+  {
+    rate,
+    seconds,
+    connections = 300,
+    timeoutMs = 10_000,
+  }: { rate: number; seconds: number; connections?: number; timeoutMs?: number },
+): Promise<LoadRun> {
+  const target = new URL(url)
+  const pool = new Pool(target.origin, {
+    connections,
+    pipelining: 1,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+  })
+  const pending: Promise<Outcome>[] = []
+  const started = performance.now()
+  for (let i = 0; i < rate * seconds; i++) {
+    const due = started + (i * 1000) / rate
+    const wait = due - performance.now()
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait))
+    pending.push(send(pool, target, due, started))
+  }
+  const outcomes = await Promise.all(pending)
   await pool.close()
   return { outcomes, seconds: (performance.now() - started) / 1000 }
 }

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client'
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import type { Load } from '../limits.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -14,6 +15,40 @@ const SCRAPE_REUSE_MS = 1_000
  * in one test process keep separate counts. `route` is the route pattern, `unmatched` for 404s: request input never
  * creates a series.
  */
+/** What the server's limits did (services/shared/limits.ts), read at scrape time rather than counted per request. */
+function loadMetrics(registry: Registry, load: Load): void {
+  const { admission } = load
+  const gauge = (name: string, help: string, read: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read())
+      },
+    })
+  const total = (name: string, help: string, read: () => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset()
+        this.inc(read())
+      },
+    })
+  gauge('snackbar_requests_in_flight', 'Requests being answered now, probes excepted', () => admission.inFlight)
+  gauge(
+    'snackbar_requests_limit',
+    'Requests taken on at once now, adapted to the CPU the pod gets',
+    () => admission.limit,
+  )
+  gauge('snackbar_requests_waiting', 'Requests waiting for a place', () => admission.waiting)
+  gauge('snackbar_event_loop_delay_seconds', 'Event-loop delay at the last sample', () => admission.lagMs / 1000)
+  total('snackbar_requests_shed_total', 'Requests answered 503 OVERLOADED before any route ran', () => load.shed)
+  total('snackbar_connections_cut_total', 'Connections cut for pipelining past their share', () => load.cut)
+}
+
 export const metrics = fp(
   async (app) => {
     const registry = new Registry()
@@ -32,6 +67,7 @@ export const metrics = fp(
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     })
+    loadMetrics(registry, app.load)
     app.decorate('metrics', { registry })
 
     // A scrape renders every series (a few ms of CPU, a lot at 50m): scrapes that come one after another with

@@ -1,0 +1,139 @@
+// How many requests a pod works on at once, adapted to what its CPU quota serves. A fixed cap cannot be right for
+// both services at 50m: payment answers in well under a millisecond of CPU and order needs several, so the 64 that
+// keep payment busy leave order's admitted requests waiting seconds for the CPU, past their own deadlines, until every
+// answer is a timeout. The event loop's delay says how far behind the process is; the limit follows it, lowered
+// quickly when the loop falls behind and raised slowly when it keeps up (additive increase, multiplicative decrease,
+// as TCP does for a congestion window).
+//
+// Requests beyond the limit wait, briefly and in order, for a place; one that waits too long is answered 503 with
+// Retry-After. The wait matters to clients that retry at once (load generators, retry loops): answered 503 straight
+// away, each of them sends its next request straight away, and refusing alone takes all of a 50m pod's CPU.
+
+export interface AdmissionOptions {
+  /** The most requests at once, whatever the loop's delay. */
+  max: number
+  /** The fewest the limit goes down to. */
+  min: number
+  /** Longest a request waits for a place before it is refused. */
+  waitMs: number
+  /** Most requests waiting at once; beyond it, refused at once. */
+  waiting: number
+  /** Event-loop delay above which the limit is cut, and below which it may grow. */
+  behindMs: number
+  keepingUpMs: number
+  /** How often the loop's delay is sampled and the limit adjusted. */
+  intervalMs: number
+}
+
+export const DEFAULT_ADMISSION: Omit<AdmissionOptions, 'max'> = {
+  min: 2,
+  waitMs: 500,
+  waiting: 512,
+  behindMs: 150,
+  keepingUpMs: 50,
+  intervalMs: 250,
+}
+
+const CUT = 0.7
+
+interface Waiting {
+  since: number
+  admit: () => void
+  refuse: () => void
+  gone: boolean
+}
+
+/** The adaptive limit, the requests waiting for a place, and what happened to them, for metrics and tests. */
+export class Admission {
+  readonly options: AdmissionOptions
+  limit: number
+  inFlight = 0
+  refused = 0
+  lagMs = 0
+  readonly #queue: Waiting[] = []
+  #timer: NodeJS.Timeout | undefined
+
+  constructor(options: AdmissionOptions) {
+    this.options = options
+    this.limit = options.max
+  }
+
+  get waiting(): number {
+    return this.#queue.length
+  }
+
+  /**
+   * Runs `admit` now or once a place frees, or `refuse` when none frees in time; `done` must be called when an
+   * admitted request has been answered. Returns a cancel for a client that goes away while waiting.
+   */
+  offer(admit: () => void, refuse: () => void): () => void {
+    this.#start()
+    if (this.inFlight < this.limit && this.#queue.length === 0) {
+      this.inFlight++
+      admit()
+      return () => {}
+    }
+    if (this.#queue.length >= this.options.waiting) {
+      this.refused++
+      refuse()
+      return () => {}
+    }
+    const entry: Waiting = { since: performance.now(), admit, refuse, gone: false }
+    this.#queue.push(entry)
+    return () => {
+      entry.gone = true
+    }
+  }
+
+  done(): void {
+    this.inFlight--
+    this.#next()
+  }
+
+  /** Admits waiting requests while there is room, refusing those that waited too long. */
+  #next(now = performance.now()): void {
+    while (this.#queue.length > 0) {
+      const head = this.#queue[0]!
+      if (head.gone) {
+        this.#queue.shift()
+        continue
+      }
+      if (now - head.since > this.options.waitMs) {
+        this.#queue.shift()
+        this.refused++
+        head.refuse()
+        continue
+      }
+      if (this.inFlight >= this.limit) return
+      this.#queue.shift()
+      this.inFlight++
+      head.admit()
+    }
+  }
+
+  /** Samples the loop's delay while there is work; a pod with nothing to answer keeps no timer running. */
+  #start(): void {
+    if (this.#timer) return
+    let expected = performance.now() + this.options.intervalMs
+    this.#timer = setInterval(() => {
+      const now = performance.now()
+      this.lagMs = Math.max(0, now - expected)
+      expected = now + this.options.intervalMs
+      this.#adjust()
+      this.#next(now)
+      if (this.inFlight === 0 && this.#queue.length === 0 && this.limit >= this.options.max) this.stop()
+    }, this.options.intervalMs)
+    this.#timer.unref()
+  }
+
+  #adjust(): void {
+    const { min, max, behindMs, keepingUpMs } = this.options
+    if (this.lagMs > behindMs) this.limit = Math.max(min, Math.floor(this.limit * CUT))
+    else if (this.lagMs < keepingUpMs) this.limit = Math.min(max, this.limit + 1)
+  }
+
+  stop(): void {
+    clearInterval(this.#timer)
+    this.#timer = undefined
+  }
+}

@@ -1,0 +1,109 @@
+// The admission limit in services/shared/admission.ts on a real server on loopback: requests past the limit wait
+// for a place, in order, and are refused with a 503 and Retry-After when none frees in time; probes never wait.
+// The limit is made small here so that a few slow requests reach it; what the pod does with its CPU quota under
+// real load is test/overload's.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Admission, DEFAULT_ADMISSION } from '../../services/shared/admission.ts'
+import { Loopback, serviceApp } from '../support/services.ts'
+
+const servers = new Loopback()
+let base = ''
+const WAIT_MS = 300
+
+beforeAll(async () => {
+  const app = serviceApp({ limits: { inFlight: 2 }, admission: { waitMs: WAIT_MS, min: 2 } })
+  app.get('/slow/:ms', async (request) => {
+    await new Promise((resolve) => setTimeout(resolve, Number((request.params as { ms: string }).ms)))
+    return 'done\n'
+  })
+  base = (await servers.listen(app)).url
+})
+afterAll(() => servers.close())
+
+const timed = async (path: string, init: RequestInit = {}) => {
+  const started = performance.now()
+  const response = await fetch(`${base}${path}`, init)
+  return { response, text: await response.text(), ms: performance.now() - started }
+}
+
+describe('admission', () => {
+  it('when the limit is reached, then the next request waits for a place and is answered once one frees', async () => {
+    const busy = [timed('/slow/150'), timed('/slow/150')]
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    const waiting = await timed('/slow/1')
+    expect(waiting.response.status).toBe(200)
+    expect(waiting.ms).toBeGreaterThan(80)
+    await Promise.all(busy)
+  })
+
+  it('when no place frees within the wait, then the request is refused with 503 OVERLOADED and Retry-After, in the error shape', async () => {
+    const busy = [timed('/slow/1500'), timed('/slow/1500')]
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    const refused = await timed('/slow/1', { headers: { accept: 'application/json' } })
+    expect(refused.response.status).toBe(503)
+    expect(refused.response.headers.get('retry-after')).toBe('1')
+    expect(JSON.parse(refused.text)).toMatchObject({ statusCode: 503, code: 'OVERLOADED' })
+    expect(refused.ms).toBeGreaterThanOrEqual(WAIT_MS - 20)
+    expect(refused.ms).toBeLessThan(1_000 + WAIT_MS)
+    const text = await timed('/slow/1')
+    expect(text.text).toMatch(/^503 .*OVERLOADED.*retry in 1 s/)
+    await Promise.all(busy)
+  })
+
+  it('when the limit is reached, then /healthz and /readyz are answered at once, past the waiting requests', async () => {
+    const busy = [timed('/slow/1000'), timed('/slow/1000'), timed('/slow/1')]
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    for (const probe of ['/healthz', '/readyz']) {
+      const answer = await timed(probe)
+      expect(answer.response.status, probe).toBe(200)
+      expect(answer.ms, probe).toBeLessThan(200)
+    }
+    await Promise.all(busy)
+  })
+})
+
+describe('the adaptive limit', () => {
+  const options = { ...DEFAULT_ADMISSION, max: 64, intervalMs: 20 }
+
+  it('when the event loop falls behind, then the limit is cut; when it keeps up again, then it grows back to the most', async () => {
+    const admission = new Admission(options)
+    const done: (() => void)[] = []
+    admission.offer(
+      () => done.push(() => admission.done()),
+      () => {},
+    )
+    // Busy-waiting holds the loop as a saturated pod's work does: the next samples are late.
+    for (let i = 0; i < 3; i++) {
+      const until = performance.now() + options.behindMs + 50
+      while (performance.now() < until);
+      await new Promise((resolve) => setTimeout(resolve, 25))
+    }
+    expect(admission.limit).toBeLessThan(options.max)
+    const cut = admission.limit
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs * (options.max - cut + 10)))
+    expect(admission.limit).toBe(options.max)
+    for (const finish of done) finish()
+    admission.stop()
+  })
+
+  it('when a client goes away while waiting, then its place is given to the next one', () => {
+    const admission = new Admission({ ...options, max: 1 })
+    const admitted: string[] = []
+    admission.offer(
+      () => admitted.push('first'),
+      () => {},
+    )
+    const cancel = admission.offer(
+      () => admitted.push('gone'),
+      () => {},
+    )
+    admission.offer(
+      () => admitted.push('third'),
+      () => {},
+    )
+    cancel()
+    admission.done()
+    expect(admitted).toEqual(['first', 'third'])
+    admission.stop()
+  })
+})
