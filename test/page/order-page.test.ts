@@ -1,8 +1,7 @@
 import { mkdir } from 'node:fs/promises'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { OFFLINE_DOMAIN, OFFLINE_NAMESPACE } from '../support/services.ts'
-import { launchBrowser, type Stack, startStack } from './stack.ts'
+import { launchBrowser, type Stack, startStack, WRONG_DOMAIN } from './stack.ts'
 
 const ARTIFACTS = new URL('../../artifacts/', import.meta.url)
 // Rounds come about once a second; a few of them is plenty, and a stuck page fails long before the test timeout.
@@ -67,7 +66,7 @@ describe('the order page in a real browser', () => {
       .poll(() => page.locator('#discovery-out pre').first().textContent(), SOON)
       .toMatch(/^PAYMENT_SERVICE_HOST=127\.0\.0\.1$/m)
     await expect(page.locator('#discovery-out table').textContent()).resolves.toContain(
-      `localhost.${OFFLINE_NAMESPACE}.svc.${OFFLINE_DOMAIN}`,
+      `payment.snackbar.svc.${WRONG_DOMAIN}`,
     )
   })
 

@@ -5,17 +5,27 @@ import { LocalService } from '../../scripts/local-service.ts'
 import { buildApp as buildOrder } from '../../services/order/app.ts'
 import { readOrderConfig } from '../../services/order/config.ts'
 import { buildApp as buildPayment } from '../../services/payment/app.ts'
+import type { Limits } from '../../services/shared/limits.ts'
 import type { Identity } from '../../services/shared/schemas.ts'
-import { OFFLINE_DOMAIN, OFFLINE_NAMESPACE } from '../support/services.ts'
+import { type ClusterDns, startClusterDns } from '../support/cluster-dns.ts'
+import { freePort } from '../support/net.ts'
 
 const LOOPBACK = '127.0.0.1'
+const NAMESPACE = 'snackbar'
+/** The search path the kubelet writes for a pod in `snackbar` of a cluster whose domain is cluster.local. */
+const SEARCH = 'snackbar.svc.cluster.local svc.cluster.local cluster.local'
+/**
+ * The domain order is told the cluster has, which is not the one the DNS serves: the FQDN order builds from it has no
+ * answer while the search path still completes the short name, so one panel fails as a mistyped domain does.
+ */
+export const WRONG_DOMAIN = 'cluster.example'
 
 const identity = (service: string, pod: string): Identity => ({
   service,
   version: 'test',
   pod,
   ip: LOOPBACK,
-  namespace: OFFLINE_NAMESPACE,
+  namespace: NAMESPACE,
   node: 'test-node',
 })
 
@@ -30,15 +40,22 @@ export interface Stack {
   payments: FastifyInstance[]
   paymentUrls: string[]
   service: LocalService
+  dns: ClusterDns
   close(): Promise<void>
+}
+
+export interface StackOptions {
+  /** order's own limits, as createServiceApp takes them: a small in-flight cap makes it shed with 503s. */
+  orderLimits?: Partial<Limits>
 }
 
 /**
  * A real order and two real payment servers on loopback, payment behind the local connection-spreading Service.
  * Its readiness probes run once a minute, so a test decides when the Service notices a pod is gone, as the
- * endpoints controller's lag would.
+ * endpoints controller's lag would. A cluster DNS stand-in on loopback answers payment's Service name, as npm start's
+ * does: order resolves every name against it, so no lookup of the page's, nor of its resolve panel, leaves the machine.
  */
-export async function startStack(): Promise<Stack> {
+export async function startStack({ orderLimits }: StackOptions = {}): Promise<Stack> {
   const payments = [
     buildPayment({ identity: identity('payment', 'payment-test-a'), logLevel: false }),
     buildPayment({ identity: identity('payment', 'payment-test-b'), logLevel: false }),
@@ -52,14 +69,20 @@ export async function startStack(): Promise<Stack> {
     },
   )
   const vip = await service.listen(0, LOOPBACK)
-  // The variables as Kubernetes injects them for the payment Service. There is no cluster DNS: the short name is
-  // `localhost` (from /etc/hosts) on the Service's port, and the FQDN fails inside the resolver, as it should.
+  const dnsPort = await freePort()
+  const dns = await startClusterDns({
+    address: LOOPBACK,
+    port: dnsPort,
+    services: () => [{ name: 'payment', namespace: NAMESPACE, clusterIP: vip.host, readyAddresses: [] }],
+  })
+  // The variables as Kubernetes injects them for the payment Service; the names on the Service's port.
   const env = {
     PAYMENT_SERVICE_HOST: vip.host,
     PAYMENT_SERVICE_PORT: String(vip.port),
-    UPSTREAM_PAYMENT_NAME: 'localhost',
     UPSTREAM_PAYMENT_PORT: String(vip.port),
-    CLUSTER_DOMAIN: OFFLINE_DOMAIN,
+    CLUSTER_DOMAIN: WRONG_DOMAIN,
+    DNS_NAMESERVER: `${LOOPBACK}:${dnsPort}`,
+    DNS_SEARCH: SEARCH,
     UPSTREAM_TIMEOUT_MS: '1000',
   }
   const order = buildOrder({
@@ -67,6 +90,7 @@ export async function startStack(): Promise<Stack> {
     config: readOrderConfig(env),
     env,
     logLevel: false,
+    limits: orderLimits,
   })
   await order.listen({ host: LOOPBACK, port: 0 })
   return {
@@ -75,11 +99,13 @@ export async function startStack(): Promise<Stack> {
     payments,
     paymentUrls,
     service,
+    dns,
     async close() {
       await order.close()
       // A test may have stopped a payment server already.
       await Promise.all(payments.filter((app) => app.server.listening).map((app) => app.close()))
       await service.close()
+      await dns.close()
     },
   }
 }
