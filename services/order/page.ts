@@ -4,8 +4,13 @@ import type { OrderConfig } from './config.ts'
 import { CURRENCY, MENU } from './menu.ts'
 import { serviceName } from './upstream/targets.ts'
 
-/** Calls per panel per round: ten answers show a spread, and cost a 50m-cpu pod little. */
-export const CALLS_PER_ROUND = 10
+/**
+ * Calls per spread: with two pods, six new connections land on one pod alone once in 32 rounds, so a round shows the
+ * spread; each call costs a 50m pod about a millisecond of CPU (bench/page.ts measures the page).
+ */
+export const CALLS_PER_ROUND = 6
+/** One spread every ROUND_MS for the whole page, the panels taking turns. */
+export const ROUND_MS = 2000
 
 export function orderAssets(readPageFile: (path: string) => string): StaticAsset[] {
   return [
@@ -35,6 +40,8 @@ export function orderPage(template: string, assets: readonly StaticAsset[], iden
     who: podFacts(identity),
     assets: assetVersion(assets),
     n: CALLS_PER_ROUND,
+    roundMs: ROUND_MS,
+    roundSeconds: ROUND_MS / 1000,
     paymentEnv: host !== undefined && port !== undefined ? `${host}:${port}` : 'not set',
     paymentName: name(config.UPSTREAM_PAYMENT_NAME, identity.namespace, 'name'),
     paymentFqdn: name(config.UPSTREAM_PAYMENT_NAME, identity.namespace, 'fqdn'),
