@@ -1,7 +1,8 @@
-import { assetVersion, escapeHtml, fill, podFacts, type StaticAsset } from '../shared/page/template.ts'
+import { assetVersion, escapeHtml, fill, podFacts, type RawHtml, type StaticAsset } from '../shared/page/template.ts'
 import type { Identity } from '../shared/schemas.ts'
 import type { OrderConfig } from './config.ts'
 import { CURRENCY, MENU } from './menu.ts'
+import { resolvableNames } from './routes/discovery/resolve.ts'
 import { serviceName } from './upstream/targets.ts'
 
 /**
@@ -28,6 +29,14 @@ const menuOptions = MENU.map(
     `<option value="${escapeHtml(id)}">${escapeHtml(`${name} ${korean}, ${price.toLocaleString('en')} ${CURRENCY}`)}</option>`,
 ).join('')
 
+/** The names the resolve panel offers: those /discovery/resolve looks up, the short payment name first. */
+function resolveOptions(config: OrderConfig, namespace: string): RawHtml {
+  const names = resolvableNames(config, namespace)
+  const first = config.UPSTREAM_PAYMENT_NAME
+  const sorted = [first, ...names.filter((name) => name !== first)]
+  return { html: sorted.map((name) => `<option>${escapeHtml(name)}</option>`).join('') }
+}
+
 /** The whole page for one pod: identity and configuration do not change while it runs, so it is rendered once. */
 export function orderPage(template: string, assets: readonly StaticAsset[], identity: Identity, config: OrderConfig) {
   const { PAYMENT_SERVICE_HOST: host, PAYMENT_SERVICE_PORT: port, CLUSTER_DOMAIN: domain } = config
@@ -49,5 +58,6 @@ export function orderPage(template: string, assets: readonly StaticAsset[], iden
     deliveryNs: name(delivery, deliveryNamespace, 'ns'),
     deliveryFqdn: name(delivery, deliveryNamespace, 'fqdn'),
     menuOptions: { html: menuOptions },
+    resolveOptions: resolveOptions(config, identity.namespace),
   })
 }

@@ -70,6 +70,45 @@ describe('the order page in a real browser', () => {
     )
   })
 
+  it('when the page has loaded, then the resolve panel shows the search path walked for payment, and on demand for another name', async () => {
+    const steps = page.locator('#resolve-out ol.steps li')
+    // No dot, fewer than ndots:5: the search domains come first, and the first of them already has the Service.
+    await expect
+      .poll(() => steps.allTextContents(), SOON)
+      .toEqual([
+        expect.stringMatching(/^payment\.snackbar\.svc\.cluster\.local ✓ 127\.0\.0\.1 [\d.]+ ms$/),
+        'payment.svc.cluster.local not asked: an earlier candidate resolved',
+        'payment.cluster.local not asked: an earlier candidate resolved',
+        'payment not asked: an earlier candidate resolved',
+      ])
+    await expect(page.locator('#resolve-out li[aria-current="true"] code').textContent()).resolves.toBe(
+      'payment.snackbar.svc.cluster.local',
+    )
+    await expect(page.locator('#resolve-out').textContent()).resolves.toContain('fewer than ndots:5')
+
+    await page.getByLabel('Name to resolve').selectOption('payment.snackbar')
+    await page.getByRole('button', { name: 'Resolve' }).click()
+    await expect
+      .poll(() => steps.allTextContents(), SOON)
+      .toEqual([
+        expect.stringMatching(/^payment\.snackbar\.snackbar\.svc\.cluster\.local ✕ no such name [\d.]+ ms$/),
+        expect.stringMatching(/^payment\.snackbar\.svc\.cluster\.local ✓ 127\.0\.0\.1 /),
+        'payment.snackbar.cluster.local not asked: an earlier candidate resolved',
+        'payment.snackbar not asked: an earlier candidate resolved',
+      ])
+
+    // The FQDN order builds from the wrong cluster domain: every candidate asked, none has an address.
+    await page.getByLabel('Name to resolve').selectOption(`payment.snackbar.svc.${WRONG_DOMAIN}`)
+    await page.getByRole('button', { name: 'Resolve' }).click()
+    await expect.poll(() => steps.count(), SOON).toBe(4)
+    await expect.poll(() => page.locator('#resolve-out li.miss').count(), SOON).toBe(4)
+    await expect(page.locator('#resolve-out').textContent()).resolves.toContain('No candidate had an address')
+    await page
+      .locator('#resolve-out')
+      .locator('..')
+      .screenshot({ path: new URL('page-resolve.png', ARTIFACTS).pathname })
+  })
+
   it('when the page is drawn, then it is saved as artifacts/page.png (light) and page-dark.png (dark)', async () => {
     await page.screenshot({ path: new URL('page.png', ARTIFACTS).pathname, fullPage: true })
     await page.emulateMedia({ colorScheme: 'dark' })
@@ -175,8 +214,11 @@ describe('the order page in a real browser', () => {
     await expect(panel('env').locator('.status').textContent()).resolves.toBe('1 pod answers: payment-test-a')
   })
 
-  it('when the page ran, then it asked nothing but order and logged no script or policy errors', () => {
+  it('when the page ran, then it asked nothing but order, what does not change only once, and logged no errors', () => {
     expect(requested.length).toBeGreaterThan(10)
+    // Discovery on load only, the resolve panel on load and on each press of its button: neither is polled.
+    expect(requested.filter((url) => url.includes('/discovery?'))).toHaveLength(1)
+    expect(requested.filter((url) => url.includes('/discovery/resolve?'))).toHaveLength(3)
     expect(requested.filter((url) => !url.startsWith(`${stack.orderUrl}/`))).toEqual([])
     expect(consoleErrors).toEqual([])
   })

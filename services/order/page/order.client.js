@@ -30,6 +30,7 @@ const EXPLAIN = {
   ORDER_UNREACHABLE:
     'The page cannot reach order itself. Is kubectl port-forward still running? It ends when the pod it picked goes away: start it again and reload.',
   ORDER_TIMEOUT: 'order was slow to answer: at a small CPU limit, calls that time out one after another add up.',
+  NAME_NOT_CONFIGURED: 'order resolves only the names it is configured with; it is no resolver for anything else.',
 }
 
 // Optional parts are written `condition ? node : null`; the DOM would print those nulls as text.
@@ -431,6 +432,82 @@ for (const button of document.querySelectorAll('[data-delivery]')) {
   button.addEventListener('click', () => callDelivery(button.dataset.delivery))
 }
 
+// ---- the search path, step by step ----
+
+const resolveForm = document.querySelector('#resolve-form')
+const resolveOut = document.querySelector('#resolve-out')
+
+/** The candidates in the order the resolver tries them (resolv.conf(5)), as order's /discovery/resolve walks them. */
+function candidates(name, search, ndots) {
+  if (name.endsWith('.')) return [name.slice(0, -1)]
+  const suffixed = search.map((domain) => `${name}.${domain}`)
+  return name.split('.').length - 1 >= ndots ? [name, ...suffixed] : [...suffixed, name]
+}
+
+function searchRule({ name, ndots }) {
+  const dots = name.split('.').length - 1
+  if (name.endsWith('.')) return `${name} ends with a dot, so it is tried only as it is.`
+  const has = `${name} has ${dots === 1 ? '1 dot' : `${dots} dots`}`
+  return dots >= ndots
+    ? `${has}, at least ndots:${ndots}: it is tried as it is first, then with each search domain.`
+    : `${has}, fewer than ndots:${ndots}: each search domain is tried first, then the name as it is.`
+}
+
+function stepView(name, step, resolved) {
+  if (!step) return h('li', { class: 'skipped' }, h('code', null, name), ' not asked: an earlier candidate resolved')
+  const hit = step.answer === 'address'
+  return h(
+    'li',
+    { class: hit ? 'hit' : 'miss', 'aria-current': name === resolved ? 'true' : null },
+    h('code', null, name),
+    ' ',
+    h('strong', null, hit ? `✓ ${step.addresses.join(', ')}` : `✕ ${step.answer}`),
+    h('span', { class: 'meta' }, ` ${step.ms} ms`),
+  )
+}
+
+function drawResolution(r) {
+  const names = [...r.steps.map((step) => step.name), ...candidates(r.name, r.search, r.ndots).slice(r.steps.length)]
+  const list = h('ol', { class: 'steps', 'aria-label': 'Candidates, in the order they were tried' })
+  list.append(...names.map((name, i) => stepView(name, r.steps[i], r.resolved)))
+  show(
+    resolveOut,
+    h('p', null, searchRule(r)),
+    list,
+    r.resolved
+      ? h('p', null, h('span', { class: 'good' }, '✓ '), `${r.name} resolved as `, h('code', null, r.resolved))
+      : h(
+          'p',
+          null,
+          h('strong', null, '✕ No candidate had an address: '),
+          `order's calls to ${r.name} fail with DNS_FAILED.`,
+        ),
+    h(
+      'p',
+      { class: 'meta mono' },
+      `asked ${r.nameservers.join(' ')} (${r.resolver}) · search ${r.search.join(' ') || '(none)'}`,
+    ),
+  )
+}
+
+async function resolveName() {
+  const name = resolveForm.elements.name.value
+  const button = resolveForm.querySelector('button')
+  button.disabled = true
+  show(resolveOut, h('p', { class: 'muted' }, `Resolving ${name}…`))
+  try {
+    drawResolution(await ask(`/discovery/resolve?format=json&name=${encodeURIComponent(name)}`))
+  } catch (error) {
+    show(resolveOut, problemView(problemOf(error)))
+  } finally {
+    button.disabled = false
+  }
+}
+resolveForm.addEventListener('submit', (event) => {
+  event.preventDefault()
+  resolveName()
+})
+
 // ---- discovery ----
 
 const discoveryOut = document.querySelector('#discovery-out')
@@ -502,7 +579,7 @@ poll()
 // What does not change while the pod runs is asked once, one request after another rather than all at once: a 50m
 // pod that just served the page need not answer four more things in the same instant.
 ;(async () => {
-  for (const task of [() => callDelivery('ns'), discover]) {
+  for (const task of [resolveName, () => callDelivery('ns'), discover]) {
     await orderTakes()
     await task()
   }
