@@ -52,7 +52,8 @@ function show(el, ...children) {
   el.replaceChildren(...present(children))
 }
 
-const seconds = (ms) => Math.max(1, Math.ceil(ms / 1000))
+// Rounded, not ceiled: a wait of Retry-After: 1 plus its jitter reads "1 s", as order said.
+const seconds = (ms) => Math.max(1, Math.round(ms / 1000))
 
 /** Jitter spreads out the retries of many pages that failed together (an order pod restarting under a class). */
 function backoff({ firstMs, capMs }, failures) {
@@ -221,7 +222,7 @@ const hold = {
     show(
       notice,
       h('p', { class: 'headline' }, h('strong', null, text)),
-      h('p', null, 'The live panels wait until then; nothing else is asked of order meanwhile.'),
+      h('p', null, 'The live panels ask order nothing until then.'),
       problem ? problemView(problem) : null,
     )
   },
