@@ -2,7 +2,6 @@ import { once } from 'node:events'
 import { createServer, request as httpRequest, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
-import { type Browser, chromium } from 'playwright-core'
 import { LocalService } from '../../scripts/local-service.ts'
 import { buildApp as buildOrder } from '../../services/order/app.ts'
 import { readOrderConfig } from '../../services/order/config.ts'
@@ -12,6 +11,8 @@ import type { Limits } from '../../services/shared/limits.ts'
 import type { Identity } from '../../services/shared/schemas.ts'
 import { type ClusterDns, startClusterDns } from '../support/cluster-dns.ts'
 import { freePort } from '../support/net.ts'
+
+export { launchBrowser } from '../support/browser.ts'
 
 const LOOPBACK = '127.0.0.1'
 const NAMESPACE = 'snackbar'
@@ -161,24 +162,4 @@ export async function startStack({ orderLimits, gate: gated = false }: StackOpti
       await dns.close()
     },
   }
-}
-
-/**
- * Debian's chromium (no browser download works here), making no traffic of its own beyond the pages we open.
- * Playwright gives each launch a new empty profile directory and adds --headless itself.
- */
-export function launchBrowser(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  })
 }
