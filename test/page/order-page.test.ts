@@ -19,7 +19,9 @@ describe('the order page in a real browser', () => {
 
   beforeAll(async () => {
     await mkdir(ARTIFACTS, { recursive: true })
-    stack = await startStack()
+    // Rounds of 6 calls a second apart, where the page asks 3 every 3 s: what these tests look for shows within a few
+    // rounds instead of a minute. test/page/polling.test.ts checks the page's own pace.
+    stack = await startStack({ livePace: { calls: 6, roundMs: 1000 } })
     browser = await launchBrowser()
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
     page.on('request', (request) => requested.push(request.url()))

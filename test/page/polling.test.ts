@@ -8,6 +8,7 @@ import { connect, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CALLS_PER_ROUND, ROUND_MS } from '../../services/order/page.ts'
 import { launchBrowser, type Stack, startStack } from './stack.ts'
 
 const ARTIFACTS = new URL('../../artifacts/', import.meta.url)
@@ -78,17 +79,20 @@ describe('how the live page asks order', () => {
     await stack?.close()
   })
 
-  it('when the page is open, then it asks one spread at a time, about every 2 s, and discovery only once', async () => {
+  it(`when the page is open, then it asks one spread of ${CALLS_PER_ROUND} calls at a time, ${ROUND_MS / 1000} s apart, and discovery only once`, async () => {
     const from = performance.now()
-    const before = spreads().length
-    await sleep(10_000)
+    await sleep(12_000)
     const during = spreads().filter(({ at }) => at >= from)
-    // 10 s at one spread per 2 s plus its answer: 4 or 5, where the old page asked 30 (three panels every second).
+    // 12 s at one spread per 3 s and its answer: 3 or 4, where the old page asked 36 spreads of 10 calls.
     expect(during.length).toBeGreaterThanOrEqual(3)
-    expect(during.length).toBeLessThanOrEqual(6)
+    expect(during.length).toBeLessThanOrEqual(5)
+    expect(during.map(({ url }) => new URL(url).searchParams.get('n'))).toEqual(
+      during.map(() => String(CALLS_PER_ROUND)),
+    )
     const gaps = during.slice(1).map(({ at }, i) => at - during[i]!.at)
-    expect(Math.min(...gaps)).toBeGreaterThan(1_900)
-    expect(spreads().length - before).toBe(during.length)
+    expect(Math.min(...gaps)).toBeGreaterThan(ROUND_MS - 100)
+    // The panels take turns.
+    expect(new Set(during.slice(0, 2).map(({ url }) => new URL(url).searchParams.get('via'))).size).toBe(2)
     expect(asked.filter(({ url }) => url.includes('/discovery?'))).toHaveLength(1)
   })
 
@@ -123,19 +127,19 @@ describe('how the live page asks order', () => {
       .toMatch(/pods? answers?:/)
   })
 
-  it('when payment is at its limit and asks for 5 s, then order relays it and the page waits the 5 s, not its usual 2', async () => {
+  it('when payment is at its limit and asks for 8 s, then order relays it and the page waits the 8 s, not its usual 3', async () => {
     const gate = stack.gate!
-    gate.retryAfterSeconds = 5
+    gate.retryAfterSeconds = 8
     const from = performance.now()
     const notice = page.locator('#live-notice')
-    await expect.poll(() => notice.textContent(), SOON).toMatch(/^payment is busy — retrying in 5 s/)
+    await expect.poll(() => notice.textContent(), SOON).toMatch(/^payment is busy — retrying in 8 s/)
     await expect(notice.textContent()).resolves.toContain('UPSTREAM_BUSY')
     const first = spreads().find(({ at, status }) => at >= from && status === 503)!
-    await expect.poll(() => spreads().filter(({ at }) => at > first.at).length, { timeout: 10_000 }).toBeGreaterThan(0)
+    await expect.poll(() => spreads().filter(({ at }) => at > first.at).length, { timeout: 12_000 }).toBeGreaterThan(0)
     const next = spreads().find(({ at }) => at > first.at)!
-    // Retry-After: 5 and up to a fifth more; the answer's own time makes the gap a little longer still.
-    expect(next.at - first.at).toBeGreaterThanOrEqual(5_000)
-    expect(next.at - first.at).toBeLessThan(7_500)
+    // Retry-After: 8 and up to a fifth more; the answer's own time makes the gap a little longer still.
+    expect(next.at - first.at).toBeGreaterThanOrEqual(8_000)
+    expect(next.at - first.at).toBeLessThan(11_000)
 
     gate.retryAfterSeconds = null
     await expect.poll(() => notice.textContent(), { timeout: 10_000 }).toBe('')

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import { LocalService } from '../../scripts/local-service.ts'
 import { buildApp as buildOrder } from '../../services/order/app.ts'
 import { readOrderConfig } from '../../services/order/config.ts'
+import type { LivePace } from '../../services/order/page.ts'
 import { buildApp as buildPayment } from '../../services/payment/app.ts'
 import { errorBody } from '../../services/shared/http-error.ts'
 import type { Limits } from '../../services/shared/limits.ts'
@@ -55,6 +56,8 @@ export interface StackOptions {
   orderLimits?: Partial<Limits>
   /** Puts a BusyGate in front of payment's Service address. */
   gate?: boolean
+  /** The live panels' pace, when not the page's own. */
+  livePace?: LivePace
 }
 
 /**
@@ -105,7 +108,7 @@ export class BusyGate {
  * endpoints controller's lag would. A cluster DNS stand-in on loopback answers payment's Service name, as npm start's
  * does: order resolves every name against it, so no lookup of the page's, nor of its resolve panel, leaves the machine.
  */
-export async function startStack({ orderLimits, gate: gated = false }: StackOptions = {}): Promise<Stack> {
+export async function startStack({ orderLimits, gate: gated = false, livePace }: StackOptions = {}): Promise<Stack> {
   const payments = [
     buildPayment({ identity: identity('payment', 'payment-test-a'), logLevel: false }),
     buildPayment({ identity: identity('payment', 'payment-test-b'), logLevel: false }),
@@ -143,6 +146,7 @@ export async function startStack({ orderLimits, gate: gated = false }: StackOpti
     env,
     logLevel: false,
     limits: orderLimits,
+    livePace,
   })
   await order.listen({ host: LOOPBACK, port: 0 })
   return {

@@ -14,7 +14,7 @@ const MAX_HOLD_S = 600
 
 const EXPLAIN = {
   DNS_FAILED:
-    'No DNS answer for this name. In a cluster: is there a Service of that name in that namespace (kubectl get services)? Outside a cluster (npm start) there is no cluster DNS, so only the environment variables work.',
+    "No DNS answer for this name. In a cluster: is there a Service of that name in that namespace (kubectl get services), and is the cluster's domain the one order was given (CLUSTER_DOMAIN)? Outside a cluster, npm start's DNS stand-in answers only payment's and delivery's names.",
   CONNECTION_REFUSED:
     'Nothing accepted the connection: no ready pod behind the Service, or a wrong port. Check kubectl get endpointslices.',
   CONNECTION_LOST:
@@ -243,6 +243,7 @@ const panels = [...document.querySelectorAll('.panel[data-via]')].map((el) => ({
   out: el.querySelector('.out'),
   due: 0,
   failures: 0,
+  tally: { mode: null, pods: new Map(), answered: 0 },
 }))
 
 function setStatus(panel, text, ok) {
@@ -256,6 +257,19 @@ function freshen(panel) {
   panel.el.classList.remove('fresh')
   void panel.el.offsetWidth
   panel.el.classList.add('fresh')
+}
+
+/**
+ * Each round is a few calls, to keep the pod's cost down, and a few calls land on one pod alone now and then; the
+ * answers added up since the mode was chosen show the Service's spread however each round fell.
+ */
+function tallied(panel, report) {
+  const { tally } = panel
+  if (tally.mode !== report.connection) Object.assign(tally, { mode: report.connection, pods: new Map(), answered: 0 })
+  for (const { pod, count } of report.pods) tally.pods.set(pod, (tally.pods.get(pod) ?? 0) + count)
+  tally.answered += report.answered
+  const pods = [...tally.pods].sort(([a], [b]) => (a < b ? -1 : 1)).map(([pod, count]) => `${pod} ${count}`)
+  return h('p', { class: 'meta tally' }, `So far, ${tally.answered} answers: ${pods.join(' · ')}`)
 }
 
 function drawSpread(panel, report) {
@@ -276,6 +290,7 @@ function drawSpread(panel, report) {
       }),
       report.failed ? bar('failed', report.failed, report.n, 'failed') : null,
     ),
+    tallied(panel, report),
     report.note ? h('p', { class: 'note' }, report.note) : null,
     report.retried
       ? problemView({ code: 'RETRIED', message: `${report.retried} of ${report.n} calls answered only after a retry.` })
