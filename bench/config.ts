@@ -20,7 +20,8 @@ export const settings = {
   idleSeconds: quick ? 2 : 15,
   startupRuns: number('BENCH_STARTUP_RUNS', 5, 1),
   pageWarmupSeconds: quick ? 2 : 20,
-  pageSeconds: quick ? 3 : 30,
+  // A minute of the page open, as one person would keep it: some thirty of its spreads.
+  pageSeconds: quick ? 5 : 60,
   nodeImage: env.NODE_IMAGE || 'node:24-bookworm-slim',
   only: new Set(
     (env.BENCH_ONLY ?? 'images,throughput,startup,memory,idle,page,process').split(',').map((s) => s.trim()),

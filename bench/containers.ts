@@ -15,7 +15,7 @@ const live = new Set<Pod>()
 const dockerOut = async (...args: string[]) => (await docker(...args)).trim()
 
 export class BenchNetwork {
-  readonly #names = new Map<string, string>()
+  readonly #names = new Map<string, string[]>()
   #dns: ClusterDns | undefined
 
   readonly name: string
@@ -39,15 +39,19 @@ export class BenchNetwork {
     return network
   }
 
-  /** A Service name (its FQDN) the pods can resolve, as CoreDNS would answer it. */
-  register(fqdn: string, ip: string): void {
-    this.#names.set(fqdn, ip)
+  /**
+   * A Service name (its FQDN) the pods can resolve, as CoreDNS would answer it: one address is a ClusterIP; several
+   * are a headless Service's ready pods, all in each answer, shuffled (there is no virtual IP on this network).
+   */
+  register(fqdn: string, ...ips: string[]): void {
+    this.#names.set(fqdn, ips)
   }
 
   #services() {
-    return [...this.#names].map(([fqdn, clusterIP]) => {
+    return [...this.#names].map(([fqdn, ips]) => {
       const [name = '', namespace = ''] = fqdn.split('.')
-      return { name, namespace, clusterIP, readyAddresses: [] }
+      const headless = ips.length > 1
+      return { name, namespace, clusterIP: headless ? 'None' : ips[0]!, readyAddresses: headless ? ips : [] }
     })
   }
 

@@ -1,6 +1,5 @@
-// What one open order page asks order for (services/order/page/order.client.js): on load the page, its assets,
-// /delivery?via=ns and /discovery once; then each of the three live panels asks for a spread of n calls with a new
-// connection each (the page's default), waits for the answer, and asks again a second after it asked last.
+// Spreads of order's, asked in a loop per way as curl would: the warm-up before the page is measured, and each way's
+// own cost per upstream call. The page itself is measured in a browser (page-browser.ts).
 import { setTimeout as sleep } from 'node:timers/promises'
 
 export const PANELS = ['env', 'name', 'fqdn']
@@ -25,17 +24,7 @@ async function ask(url: string, counts: PollerCounts): Promise<void> {
   counts.latenciesMs.push(performance.now() - started)
 }
 
-/** The page's first requests: the HTML, the assets it links, and the two panels filled once on load. */
-export async function openPage(base: string): Promise<void> {
-  const html = await (await fetch(`${base}/`, { headers: { accept: 'text/html' } })).text()
-  const assets = [...html.matchAll(/(?:src|href)="(\/[^"]+)"/g)].map((m) => m[1]!)
-  const counts = { rounds: 0, failures: 0, latenciesMs: [] }
-  await Promise.all(assets.map((path) => ask(base + path, counts)))
-  await Promise.all([ask(`${base}/delivery?format=json&via=ns`, counts), ask(`${base}/discovery?format=json`, counts)])
-  if (counts.failures) throw new Error(`the order page's first requests failed ${counts.failures} times`)
-}
-
-/** Runs the live panels until `signal` aborts; counts what they asked. `gapMs` 0 asks back to back. */
+/** Asks a spread per way, a round at a time, until `signal` aborts; counts them. `gapMs` 0 asks back to back. */
 export async function pollPanels(
   base: string,
   signal: AbortSignal,

@@ -53,8 +53,8 @@ export function pageSection(p: PageFigures): string[] {
   return [
     '## Pods: one open live page',
     '',
-    'order, payment and delivery as pods at the pod limits; a poller asks what `order.client.js` asks (three panels, ' +
-      'each a spread of 10 calls with a new connection, a second apart). The cost is order CPU over its idle.',
+    `order, two payment pods and delivery as pods at the pod limits; the order page itself open in headless ${p.browser} ` +
+      `for ${p.seconds} s, after it has loaded. The cost is order CPU over its idle.`,
     '',
     table(
       [
@@ -63,6 +63,7 @@ export function pageSection(p: PageFigures): string[] {
         'share of 50m over idle',
         'spreads/s',
         'upstream calls/s',
+        'page requests/s',
         'spread p50 ms',
         'failures',
         'payment CPU ms/s',
@@ -74,6 +75,7 @@ export function pageSection(p: PageFigures): string[] {
           pct(p.extraShareOf50m),
           p.roundsPerSecond,
           p.upstreamCallsPerSecond,
+          p.requestsPerSecond,
           p.spreadP50Ms,
           p.failures,
           p.paymentCpuMsPerSecond,
@@ -81,7 +83,7 @@ export function pageSection(p: PageFigures): string[] {
       ],
     ),
     '',
-    'Each panel alone, order CPU per upstream call over idle: ' +
+    'Each way alone, spreads of 10 asked a second apart, order CPU per upstream call over idle: ' +
       `${p.byPanel.map((x) => `via=${x.via} ${x.msPerCall} ms (${x.callsPerSecond} calls/s)`).join(', ')}.`,
     '',
   ]

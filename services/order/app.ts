@@ -6,7 +6,7 @@ import type { Identity } from '../shared/schemas.ts'
 import type { OrderConfig } from './config.ts'
 import { ownLookup } from './discovery/lookup.ts'
 import { ownResolvConf } from './discovery/resolver-settings.ts'
-import { orderAssets, orderPage } from './page.ts'
+import { type LivePace, orderAssets, orderPage } from './page.ts'
 import { upstream } from './plugins/upstream.ts'
 import { deliveryCalls } from './routes/delivery/index.ts'
 import { discoveryRoutes } from './routes/discovery/index.ts'
@@ -20,6 +20,8 @@ export interface OrderAppOptions extends ServiceOptions {
   /** The environment the pod started with, for /discovery. */
   env?: NodeJS.ProcessEnv
   orderCapacity?: number
+  /** The live panels' pace; the page's own by default. */
+  livePace?: LivePace
   build?: Build
 }
 
@@ -29,7 +31,13 @@ export function buildApp(options: OrderAppOptions) {
   const { namespace } = identity
   const app = createServiceApp({ clusterDomain: config.CLUSTER_DOMAIN, ...options })
   const assets = orderAssets(build.readPageFile)
-  const html = orderPage(build.readPageFile('services/order/page/index.html'), assets, identity, config)
+  const html = orderPage(
+    build.readPageFile('services/order/page/index.html'),
+    assets,
+    identity,
+    config,
+    options.livePace,
+  )
 
   // Outside a cluster (npm start) order resolves names itself, against the nameserver it is given.
   const own = ownResolvConf(config, namespace)

@@ -58,9 +58,12 @@ describe.each([
     const curl = await app.inject({ url: '/', headers: { accept: '*/*' } })
     expect(curl.body).toBe(`${service} test pod=${service}-pod ip=10.0.0.7 namespace=snackbar node=node-1\n`)
     expect(curl.headers['content-security-policy']).toBeUndefined()
-    expect((await app.inject({ url: '/?format=json', headers: { accept: BROWSER_ACCEPT } })).json()).toEqual(
-      identity(service),
-    )
+    // JSON also says who called and by what name (issue 16); inject's fake socket has no real port.
+    expect((await app.inject({ url: '/?format=json', headers: { accept: BROWSER_ACCEPT } })).json()).toEqual({
+      ...identity(service),
+      caller: { address: '127.0.0.1', port: expect.any(Number) },
+      host: 'localhost:80',
+    })
   })
 
   it('when the page and what it links are added up, then they fit in 40 KB and each comes from this server', async () => {

@@ -1,8 +1,7 @@
 import { mkdir } from 'node:fs/promises'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { OFFLINE_DOMAIN, OFFLINE_NAMESPACE } from '../support/services.ts'
-import { launchBrowser, type Stack, startStack } from './stack.ts'
+import { launchBrowser, type Stack, startStack, WRONG_DOMAIN } from './stack.ts'
 
 const ARTIFACTS = new URL('../../artifacts/', import.meta.url)
 // Rounds come about once a second; a few of them is plenty, and a stuck page fails long before the test timeout.
@@ -20,7 +19,9 @@ describe('the order page in a real browser', () => {
 
   beforeAll(async () => {
     await mkdir(ARTIFACTS, { recursive: true })
-    stack = await startStack()
+    // Rounds of 6 calls a second apart, where the page asks 3 every 3 s: what these tests look for shows within a few
+    // rounds instead of a minute. test/page/polling.test.ts checks the page's own pace.
+    stack = await startStack({ livePace: { calls: 6, roundMs: 1000 } })
     browser = await launchBrowser()
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
     page.on('request', (request) => requested.push(request.url()))
@@ -67,8 +68,47 @@ describe('the order page in a real browser', () => {
       .poll(() => page.locator('#discovery-out pre').first().textContent(), SOON)
       .toMatch(/^PAYMENT_SERVICE_HOST=127\.0\.0\.1$/m)
     await expect(page.locator('#discovery-out table').textContent()).resolves.toContain(
-      `localhost.${OFFLINE_NAMESPACE}.svc.${OFFLINE_DOMAIN}`,
+      `payment.snackbar.svc.${WRONG_DOMAIN}`,
     )
+  })
+
+  it('when the page has loaded, then the resolve panel shows the search path walked for payment, and on demand for another name', async () => {
+    const steps = page.locator('#resolve-out ol.steps li')
+    // No dot, fewer than ndots:5: the search domains come first, and the first of them already has the Service.
+    await expect
+      .poll(() => steps.allTextContents(), SOON)
+      .toEqual([
+        expect.stringMatching(/^payment\.snackbar\.svc\.cluster\.local ✓ 127\.0\.0\.1 [\d.]+ ms$/),
+        'payment.svc.cluster.local not asked: an earlier candidate resolved',
+        'payment.cluster.local not asked: an earlier candidate resolved',
+        'payment not asked: an earlier candidate resolved',
+      ])
+    await expect(page.locator('#resolve-out li[aria-current="true"] code').textContent()).resolves.toBe(
+      'payment.snackbar.svc.cluster.local',
+    )
+    await expect(page.locator('#resolve-out').textContent()).resolves.toContain('fewer than ndots:5')
+
+    await page.getByLabel('Name to resolve').selectOption('payment.snackbar')
+    await page.getByRole('button', { name: 'Resolve' }).click()
+    await expect
+      .poll(() => steps.allTextContents(), SOON)
+      .toEqual([
+        expect.stringMatching(/^payment\.snackbar\.snackbar\.svc\.cluster\.local ✕ no such name [\d.]+ ms$/),
+        expect.stringMatching(/^payment\.snackbar\.svc\.cluster\.local ✓ 127\.0\.0\.1 /),
+        'payment.snackbar.cluster.local not asked: an earlier candidate resolved',
+        'payment.snackbar not asked: an earlier candidate resolved',
+      ])
+
+    // The FQDN order builds from the wrong cluster domain: every candidate asked, none has an address.
+    await page.getByLabel('Name to resolve').selectOption(`payment.snackbar.svc.${WRONG_DOMAIN}`)
+    await page.getByRole('button', { name: 'Resolve' }).click()
+    await expect.poll(() => steps.count(), SOON).toBe(4)
+    await expect.poll(() => page.locator('#resolve-out li.miss').count(), SOON).toBe(4)
+    await expect(page.locator('#resolve-out').textContent()).resolves.toContain('No candidate had an address')
+    await page
+      .locator('#resolve-out')
+      .locator('..')
+      .screenshot({ path: new URL('page-resolve.png', ARTIFACTS).pathname })
   })
 
   it('when the page is drawn, then it is saved as artifacts/page.png (light) and page-dark.png (dark)', async () => {
@@ -176,8 +216,11 @@ describe('the order page in a real browser', () => {
     await expect(panel('env').locator('.status').textContent()).resolves.toBe('1 pod answers: payment-test-a')
   })
 
-  it('when the page ran, then it asked nothing but order and logged no script or policy errors', () => {
+  it('when the page ran, then it asked nothing but order, what does not change only once, and logged no errors', () => {
     expect(requested.length).toBeGreaterThan(10)
+    // Discovery on load only, the resolve panel on load and on each press of its button: neither is polled.
+    expect(requested.filter((url) => url.includes('/discovery?'))).toHaveLength(1)
+    expect(requested.filter((url) => url.includes('/discovery/resolve?'))).toHaveLength(3)
     expect(requested.filter((url) => !url.startsWith(`${stack.orderUrl}/`))).toEqual([])
     expect(consoleErrors).toEqual([])
   })

@@ -1,13 +1,20 @@
 // The order page. It only ever asks order (this origin); order does the calling inside the cluster.
-// A pod may run at 50m CPU, so each panel waits for its answer before the next round and slows down while failing.
-const N = Number(document.querySelector('#live').dataset.n) || 10
-const ROUND_MS = 1000
-const FAILING_MS = 5000
+// A pod may run at 50m CPU, and an open page must not be what fills it (issue 12: ≤ 10% of it): one spread every
+// couple of seconds, the panels taking turns, nothing while the tab is hidden, and order's own "not now" obeyed.
+const LIVE = document.querySelector('#live')
+const N = Number(LIVE.dataset.n) || 6
+const ROUND_MS = Number(LIVE.dataset.roundMs) || 2000
 const TIMEOUT_MS = 20000
+// A way that fails is asked with one call, less and less often: it costs the pod little and still shows recovery.
+const PANEL_BACKOFF = { firstMs: 5000, capMs: 60000 }
+// order unreachable: the page's own tries thin out too, so many open pages do not hammer a restarting pod.
+const ORDER_BACKOFF = { firstMs: 2000, capMs: 60000 }
+// Retry-After is obeyed however long, within reason: a bogus header must not stop the page for good.
+const MAX_HOLD_S = 600
 
 const EXPLAIN = {
   DNS_FAILED:
-    'No DNS answer for this name. In a cluster: is there a Service of that name in that namespace (kubectl get services)? Outside a cluster (npm start) there is no cluster DNS, so only the environment variables work.',
+    "No DNS answer for this name. In a cluster: is there a Service of that name in that namespace (kubectl get services), and is the cluster's domain the one order was given (CLUSTER_DOMAIN)? Outside a cluster, npm start's DNS stand-in answers only payment's and delivery's names.",
   CONNECTION_REFUSED:
     'Nothing accepted the connection: no ready pod behind the Service, or a wrong port. Check kubectl get endpointslices.',
   CONNECTION_LOST:
@@ -16,9 +23,14 @@ const EXPLAIN = {
     'Their connections broke: a pod went away before the Service stopped sending it new connections. Each retry took a new connection and reached a pod that still answers.',
   UPSTREAM_TIMEOUT: 'Nobody answered in time: a wrong port, a NetworkPolicy, or a pod starved at its CPU limit.',
   UPSTREAM_ERROR: 'A pod answered, but with an error status.',
+  UPSTREAM_BUSY: 'The payment pod is at its limit and said when to come back; this page waits that long.',
+  OVERLOADED:
+    'order is answering as many requests as its CPU limit allows and turned this one away at once instead of queueing it. This page waits as long as order asked.',
+  TOO_MANY_SPREADS: 'order is already running as many spreads as it takes at once: other pages or curl loops are open.',
   ORDER_UNREACHABLE:
     'The page cannot reach order itself. Is kubectl port-forward still running? It ends when the pod it picked goes away: start it again and reload.',
   ORDER_TIMEOUT: 'order was slow to answer: at a small CPU limit, calls that time out one after another add up.',
+  NAME_NOT_CONFIGURED: 'order resolves only the names it is configured with; it is no resolver for anything else.',
 }
 
 // Optional parts are written `condition ? node : null`; the DOM would print those nulls as text.
@@ -28,6 +40,7 @@ const present = (children) => children.filter((child) => child !== null && child
 function h(tag, attrs, ...children) {
   const el = document.createElement(tag)
   for (const [key, value] of Object.entries(attrs ?? {})) {
+    if (value === null || value === undefined) continue
     if (key === 'class') el.className = value
     else el.setAttribute(key, value)
   }
@@ -39,14 +52,33 @@ function show(el, ...children) {
   el.replaceChildren(...present(children))
 }
 
+// Rounded, not ceiled: a wait of Retry-After: 1 plus its jitter reads "1 s", as order said.
+const seconds = (ms) => Math.max(1, Math.round(ms / 1000))
+
+/** Jitter spreads out the retries of many pages that failed together (an order pod restarting under a class). */
+function backoff({ firstMs, capMs }, failures) {
+  return Math.min(capMs, firstMs * 2 ** Math.max(0, failures - 1)) * (0.8 + 0.4 * Math.random())
+}
+
 class Problem extends Error {
-  constructor(body) {
+  /** body: order's error answer (code, message, hint, url, ...); retryAfterS: order asked to wait; unreachable: no answer at all. */
+  constructor(body, { retryAfterS = null, unreachable = false } = {}) {
     super(body.message)
     this.body = body
+    this.retryAfterS = retryAfterS
+    this.unreachable = unreachable
   }
 }
 
-/** JSON from order, or a Problem carrying order's error answer (code, message, hint, url, ...). */
+/** Retry-After in seconds (a number or an HTTP date), on the answers where it means "come back then". */
+function retryAfterOf(response) {
+  const value = response.headers.get('retry-after')
+  if (![429, 503].includes(response.status) || !value) return null
+  const s = /^\d+$/.test(value.trim()) ? Number(value) : (Date.parse(value) - Date.now()) / 1000
+  return Number.isFinite(s) ? Math.min(MAX_HOLD_S, Math.max(1, Math.ceil(s))) : null
+}
+
+/** JSON from order, or a Problem carrying order's error answer. Every answer tells `hold` whether order can take more. */
 async function ask(path, init = {}) {
   let response
   try {
@@ -56,18 +88,27 @@ async function ask(path, init = {}) {
       signal: AbortSignal.timeout(TIMEOUT_MS),
     })
   } catch (error) {
-    throw new Problem(
-      error.name === 'TimeoutError'
+    const timedOut = error.name === 'TimeoutError'
+    const problem = new Problem(
+      timedOut
         ? { code: 'ORDER_TIMEOUT', message: `order did not answer within ${TIMEOUT_MS / 1000} s` }
         : { code: 'ORDER_UNREACHABLE', message: `the request to order failed (${error.message})` },
+      { unreachable: true },
     )
+    hold.failed(problem)
+    throw problem
   }
   const body = await response.json().catch(() => null)
+  const retryAfterS = retryAfterOf(response)
+  if (retryAfterS !== null) hold.busy(retryAfterS, body?.code ? body : null)
+  else hold.answered()
   if (response.ok && body) return body
+  // The project's error shape is {statusCode, error, code, message, ...}; anything else (a proxy's page) by status.
   throw new Problem(
     body?.code
       ? body
       : { code: `HTTP_${response.status}`, message: `order answered ${response.status} ${response.statusText}` },
+    { retryAfterS },
   )
 }
 
@@ -111,14 +152,14 @@ function bar(label, count, n, fillClass) {
 
 const modeText = (mode) => (mode === 'reuse' ? 'one reused connection' : 'a new connection per call')
 
-// ---- live panels ----
+// ---- waiting ----
 
-const state = { connection: 'new', paused: false }
 const wakers = new Set()
-/** Wakes every waiting panel: the mode changed, the page was unpaused or became visible again. */
+/** Wakes everything waiting: the mode changed, the page was unpaused or became visible, order can take more. */
 function poke() {
   for (const wake of [...wakers]) wake()
 }
+/** Sleeps `ms` (Infinity: until poked), or less when poked. */
 function nap(ms) {
   return new Promise((resolve) => {
     const wake = () => {
@@ -126,15 +167,109 @@ function nap(ms) {
       wakers.delete(wake)
       resolve()
     }
-    const timer = setTimeout(wake, Math.max(0, ms))
+    const timer = Number.isFinite(ms) ? setTimeout(wake, Math.max(0, ms)) : undefined
     wakers.add(wake)
   })
 }
 
+const hidden = () => document.visibilityState === 'hidden'
+
+// ---- order's own "not now": Retry-After, or no answer at all ----
+
+// Always in the page and empty when all is well: a live region that appears with its text is often not announced.
+const notice = document.querySelector('#live-notice')
+const hold = {
+  kind: null,
+  until: 0,
+  downs: 0,
+
+  /** order (or payment behind it) said when to come back: nothing is asked before then, and a little after. */
+  busy(retryAfterS, problem) {
+    this.downs = 0
+    this.set('busy', retryAfterS * 1000 * (1 + 0.2 * Math.random()), problem)
+  },
+  /** No answer at all: tries thin out exponentially, up to a cap. */
+  failed(problem) {
+    this.downs++
+    this.set('down', backoff(ORDER_BACKOFF, this.downs), problem.body)
+  },
+  answered() {
+    if (this.kind === null) return
+    this.kind = null
+    this.until = 0
+    this.downs = 0
+    notice.replaceChildren()
+    poke()
+  },
+  remaining() {
+    return this.kind === null ? 0 : Math.max(0, this.until - performance.now())
+  },
+
+  set(kind, ms, problem) {
+    this.kind = kind
+    this.until = performance.now() + ms
+    const who =
+      kind === 'down'
+        ? problem?.code === 'ORDER_TIMEOUT'
+          ? 'order is slow to answer'
+          : 'order does not answer'
+        : problem?.code === 'UPSTREAM_BUSY'
+          ? 'payment is busy'
+          : 'order is busy'
+    const text = `${who} — retrying in ${seconds(ms)} s`
+    // Only a changed sentence is rewritten, so a screen reader is not told the same thing every second.
+    if (notice.querySelector('.headline')?.textContent === text) return
+    show(
+      notice,
+      h('p', { class: 'headline' }, h('strong', null, text)),
+      h('p', null, 'The live panels ask order nothing until then.'),
+      problem ? problemView(problem) : null,
+    )
+  },
+}
+
+/** Resolves once order may be asked again. */
+async function orderTakes() {
+  while (hold.remaining() > 0) await nap(hold.remaining())
+}
+
+// ---- live panels ----
+
+const state = { connection: 'new', paused: false }
+const panels = [...document.querySelectorAll('.panel[data-via]')].map((el) => ({
+  via: el.dataset.via,
+  el,
+  status: el.querySelector('.status'),
+  out: el.querySelector('.out'),
+  due: 0,
+  failures: 0,
+  tally: { mode: null, pods: new Map(), answered: 0 },
+}))
+
 function setStatus(panel, text, ok) {
-  // Only a changed summary is announced: a screen reader hears "2 pods answer" once, not every second.
+  // Only a changed summary is announced: a screen reader hears "2 pods answer" once, not every round.
   if (panel.status.textContent !== text) panel.status.textContent = text
   panel.status.className = `status ${ok ? 'ok' : 'bad'}`
+}
+
+/** Marks the panel just redrawn, so the turn-taking is visible. */
+function freshen(panel) {
+  panel.el.classList.remove('fresh')
+  void panel.el.offsetWidth
+  panel.el.classList.add('fresh')
+}
+
+/**
+ * Each round is a few calls, to keep the pod's cost down, and a few calls land on one pod alone now and then; the
+ * answers added up since the mode was chosen show the Service's spread however each round fell.
+ */
+function tallied(panel, report) {
+  const { tally } = panel
+  if (tally.mode !== report.connection) Object.assign(tally, { mode: report.connection, pods: new Map(), answered: 0 })
+  for (const { pod, count } of report.pods) tally.pods.set(pod, (tally.pods.get(pod) ?? 0) + count)
+  tally.answered += report.answered
+  const pods = [...tally.pods].sort(([a], [b]) => (a < b ? -1 : 1)).map(([pod, count]) => `${pod} ${count}`)
+  return h('p', { class: 'meta tally' }, `So far, ${tally.answered} answers: ${pods.join(' · ')}`)
 }
 
 function drawSpread(panel, report) {
@@ -155,6 +290,7 @@ function drawSpread(panel, report) {
       }),
       report.failed ? bar('failed', report.failed, report.n, 'failed') : null,
     ),
+    tallied(panel, report),
     report.note ? h('p', { class: 'note' }, report.note) : null,
     report.retried
       ? problemView({ code: 'RETRIED', message: `${report.retried} of ${report.n} calls answered only after a retry.` })
@@ -162,46 +298,64 @@ function drawSpread(panel, report) {
     ...report.errors.map((error) => problemView(error, `${error.count}× `)),
     h('p', { class: 'meta mono' }, report.url),
   )
+  freshen(panel)
 }
 
-function drawFailure(panel, problem, mode) {
+function drawFailure(panel, problem, mode, retryMs) {
   setStatus(panel, `failing: ${problem.code}`, false)
   show(
     panel.out,
     problemView(problem),
-    h('p', { class: 'meta' }, `${modeText(mode)} · trying again every ${FAILING_MS / 1000} s with one call`),
+    h('p', { class: 'meta' }, `${modeText(mode)} · trying again in ${seconds(retryMs)} s with one call`),
   )
+  freshen(panel)
 }
 
-async function run(panel) {
-  let failing = false
-  for (;;) {
-    if (state.paused || document.hidden) {
-      await nap(60000)
-      continue
-    }
-    const started = performance.now()
-    const mode = state.connection
-    // While a way fails, one call per try is enough to see it recover, and costs the pod little.
-    const n = failing ? 1 : N
-    try {
-      drawSpread(panel, await ask(`/payment/spread?format=json&n=${n}&via=${panel.via}&connection=${mode}`))
-      failing = false
-    } catch (error) {
-      failing = true
-      drawFailure(panel, problemOf(error), mode)
-    }
-    await nap((failing ? FAILING_MS : ROUND_MS) - (performance.now() - started))
+/** One spread for one panel. order's own refusals (busy, unreachable) are the hold's business, not the panel's. */
+async function round(panel) {
+  const mode = state.connection
+  const n = panel.failures ? 1 : N
+  try {
+    const report = await ask(`/payment/spread?format=json&n=${n}&via=${panel.via}&connection=${mode}`)
+    panel.failures = 0
+    // A switch of mode while this was asked makes the panel due again at once.
+    panel.due = mode === state.connection ? performance.now() + ROUND_MS * panels.length : 0
+    drawSpread(panel, report)
+  } catch (error) {
+    if (error instanceof Problem && (error.retryAfterS !== null || error.unreachable)) return
+    panel.failures++
+    const retryMs = backoff(PANEL_BACKOFF, panel.failures)
+    panel.due = performance.now() + retryMs
+    drawFailure(panel, problemOf(error), mode, retryMs)
   }
 }
 
-for (const el of document.querySelectorAll('.panel[data-via]')) {
-  run({ via: el.dataset.via, status: el.querySelector('.status'), out: el.querySelector('.out') })
+/** How long until the next spread may be asked, and for which panel: the one due first. */
+function next() {
+  if (state.paused || hidden()) return { wait: Number.POSITIVE_INFINITY }
+  const held = hold.remaining()
+  if (held > 0) return { wait: held }
+  const panel = panels.reduce((first, other) => (other.due < first.due ? other : first))
+  return { wait: panel.due - performance.now(), panel }
+}
+
+/** One spread at a time for the whole page, at least ROUND_MS apart unless the reader asks for something new. */
+async function poll() {
+  for (;;) {
+    const { wait, panel } = next()
+    if (wait > 0) {
+      await nap(wait)
+      continue
+    }
+    await round(panel)
+    await nap(ROUND_MS)
+  }
 }
 
 for (const radio of document.querySelectorAll('input[name="connection"]')) {
   radio.addEventListener('change', () => {
     state.connection = radio.value
+    for (const panel of panels) panel.due = 0
     poke()
   })
 }
@@ -213,15 +367,38 @@ pause.addEventListener('click', () => {
   pause.textContent = state.paused ? 'Resume' : 'Pause'
   poke()
 })
-document.addEventListener('visibilitychange', () => {
-  if (!document.hidden) poke()
-})
+// A hidden tab asks nothing: a page left open in the background would otherwise cost the pod for nobody.
+document.addEventListener('visibilitychange', poke)
 
 // ---- place an order ----
 
 const orderForm = document.querySelector('#order-form')
 const orderOut = document.querySelector('#order-out')
 const orderList = document.querySelector('#orders')
+
+function drawOrder(order) {
+  const paidBy = h(
+    'strong',
+    { class: 'mono', 'data-payment-pod': order.paymentPod },
+    chip(order.paymentPod),
+    order.paymentPod,
+  )
+  show(
+    orderOut,
+    h('p', null, h('span', { class: 'good' }, '✓ Paid. '), 'Payment pod ', paidBy, ` took it (via ${order.via}).`),
+    h('p', { class: 'meta mono' }, `${order.orderId} · ${order.payment.paymentId}`),
+  )
+  orderList.prepend(
+    h(
+      'li',
+      null,
+      chip(order.paymentPod),
+      `${order.quantity} × ${order.item}, ${order.amount.toLocaleString()} ${order.currency}: `,
+      h('span', { class: 'mono' }, order.paymentPod),
+    ),
+  )
+  while (orderList.children.length > 6) orderList.lastChild.remove()
+}
 
 orderForm.addEventListener('submit', async (event) => {
   event.preventDefault()
@@ -235,27 +412,7 @@ orderForm.addEventListener('submit', async (event) => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ item: form.get('item'), quantity: Number(form.get('quantity')) }),
     })
-    const paidBy = h(
-      'strong',
-      { class: 'mono', 'data-payment-pod': order.paymentPod },
-      chip(order.paymentPod),
-      order.paymentPod,
-    )
-    show(
-      orderOut,
-      h('p', null, h('span', { class: 'good' }, '✓ Paid. '), 'Payment pod ', paidBy, ` took it (via ${order.via}).`),
-      h('p', { class: 'meta mono' }, `${order.orderId} · ${order.payment.paymentId}`),
-    )
-    orderList.prepend(
-      h(
-        'li',
-        null,
-        chip(order.paymentPod),
-        `${order.quantity} × ${order.item}, ${order.amount.toLocaleString()} ${order.currency}: `,
-        h('span', { class: 'mono' }, order.paymentPod),
-      ),
-    )
-    while (orderList.children.length > 6) orderList.lastChild.remove()
+    drawOrder(order)
   } catch (error) {
     show(orderOut, problemView(problemOf(error)))
   } finally {
@@ -290,11 +447,113 @@ async function callDelivery(via) {
 for (const button of document.querySelectorAll('[data-delivery]')) {
   button.addEventListener('click', () => callDelivery(button.dataset.delivery))
 }
-callDelivery('ns')
+
+// ---- the search path, step by step ----
+
+const resolveForm = document.querySelector('#resolve-form')
+const resolveOut = document.querySelector('#resolve-out')
+
+/** The candidates in the order the resolver tries them (resolv.conf(5)), as order's /discovery/resolve walks them. */
+function candidates(name, search, ndots) {
+  if (name.endsWith('.')) return [name.slice(0, -1)]
+  const suffixed = search.map((domain) => `${name}.${domain}`)
+  return name.split('.').length - 1 >= ndots ? [name, ...suffixed] : [...suffixed, name]
+}
+
+function searchRule({ name, ndots }) {
+  const dots = name.split('.').length - 1
+  if (name.endsWith('.')) return `${name} ends with a dot, so it is tried only as it is.`
+  const has = `${name} has ${dots === 1 ? '1 dot' : `${dots} dots`}`
+  return dots >= ndots
+    ? `${has}, at least ndots:${ndots}: it is tried as it is first, then with each search domain.`
+    : `${has}, fewer than ndots:${ndots}: each search domain is tried first, then the name as it is.`
+}
+
+function stepView(name, step, resolved) {
+  if (!step) return h('li', { class: 'skipped' }, h('code', null, name), ' not asked: an earlier candidate resolved')
+  const hit = step.answer === 'address'
+  return h(
+    'li',
+    { class: hit ? 'hit' : 'miss', 'aria-current': name === resolved ? 'true' : null },
+    h('code', null, name),
+    ' ',
+    h('strong', null, hit ? `✓ ${step.addresses.join(', ')}` : `✕ ${step.answer}`),
+    h('span', { class: 'meta' }, ` ${step.ms} ms`),
+  )
+}
+
+function drawResolution(r) {
+  const names = [...r.steps.map((step) => step.name), ...candidates(r.name, r.search, r.ndots).slice(r.steps.length)]
+  const list = h('ol', { class: 'steps', 'aria-label': 'Candidates, in the order they were tried' })
+  list.append(...names.map((name, i) => stepView(name, r.steps[i], r.resolved)))
+  show(
+    resolveOut,
+    h('p', null, searchRule(r)),
+    list,
+    r.resolved
+      ? h('p', null, h('span', { class: 'good' }, '✓ '), `${r.name} resolved as `, h('code', null, r.resolved))
+      : h(
+          'p',
+          null,
+          h('strong', null, '✕ No candidate had an address: '),
+          `order's calls to ${r.name} fail with DNS_FAILED.`,
+        ),
+    h(
+      'p',
+      { class: 'meta mono' },
+      `asked ${r.nameservers.join(' ')} (${r.resolver}) · search ${r.search.join(' ') || '(none)'}`,
+    ),
+  )
+}
+
+async function resolveName() {
+  const name = resolveForm.elements.name.value
+  const button = resolveForm.querySelector('button')
+  button.disabled = true
+  show(resolveOut, h('p', { class: 'muted' }, `Resolving ${name}…`))
+  try {
+    drawResolution(await ask(`/discovery/resolve?format=json&name=${encodeURIComponent(name)}`))
+  } catch (error) {
+    show(resolveOut, problemView(problemOf(error)))
+  } finally {
+    button.disabled = false
+  }
+}
+resolveForm.addEventListener('submit', (event) => {
+  event.preventDefault()
+  resolveName()
+})
 
 // ---- discovery ----
 
 const discoveryOut = document.querySelector('#discovery-out')
+
+function namesTable(names) {
+  const row = ({ name, addresses, error }) =>
+    h(
+      'tr',
+      null,
+      h('td', { class: 'mono' }, name),
+      h(
+        'td',
+        null,
+        error
+          ? h('span', null, '✕ no answer ', h('code', null, error))
+          : h('span', null, '✓ ', h('code', null, addresses.join(', '))),
+      ),
+    )
+  return h(
+    'div',
+    { class: 'scroll' },
+    h(
+      'table',
+      null,
+      h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Answer'))),
+      h('tbody', null, ...names.map(row)),
+    ),
+  )
+}
+
 async function discover() {
   try {
     const { serviceVariables, resolvConf, names } = await ask('/discovery?format=json')
@@ -322,37 +581,22 @@ async function discover() {
           : '(unreadable)',
       ),
       h('h3', null, 'Names, resolved now'),
-      h(
-        'div',
-        { class: 'scroll' },
-        h(
-          'table',
-          null,
-          h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Answer'))),
-          h(
-            'tbody',
-            null,
-            ...names.map(({ name, addresses, error }) =>
-              h(
-                'tr',
-                null,
-                h('td', { class: 'mono' }, name),
-                h(
-                  'td',
-                  null,
-                  error
-                    ? h('span', null, '✕ no answer ', h('code', null, error))
-                    : h('span', null, '✓ ', h('code', null, addresses.join(', '))),
-                ),
-              ),
-            ),
-          ),
-        ),
-      ),
+      namesTable(names),
     )
   } catch (error) {
     show(discoveryOut, problemView(problemOf(error)))
   }
 }
 document.querySelector('#discover').addEventListener('click', discover)
-discover()
+
+// ---- start ----
+
+poll()
+// What does not change while the pod runs is asked once, one request after another rather than all at once: a 50m
+// pod that just served the page need not answer four more things in the same instant.
+;(async () => {
+  for (const task of [resolveName, () => callDelivery('ns'), discover]) {
+    await orderTakes()
+    await task()
+  }
+})()
