@@ -83,7 +83,7 @@ function report(results: Awaited<ReturnType<typeof timed>>[], plan: SpreadPlan):
     connections: new Set(calls.flatMap(({ port }) => (port ? [port] : []))).size,
     addresses: [...new Set(answers.flatMap(({ resolved }) => resolved))],
     calls,
-    note: stopped + spreadNote(plan.connection, pods.size, answers.length),
+    note: stopped + spreadNote(plan.connection, pods.size, answers.length, plan.target.via),
   }
 }
 
@@ -107,11 +107,18 @@ function allFailed(first: HttpError, calls: number): HttpError {
 }
 
 /** What the tally teaches, when it teaches something. */
-export function spreadNote(connection: ConnectionMode, pods: number, answered: number): string {
+export function spreadNote(connection: ConnectionMode, pods: number, answered: number, via?: Target['via']): string {
   if (connection === 'reuse' && pods === 1 && answered > 1) {
     return (
       'One keep-alive connection carried every call, so one pod answered them all: ' +
       'a Service balances connections, not requests. Try connection=new.'
+    )
+  }
+  // Pinning is what sessionAffinity: ClientIP is for: not a sign of a missing pod.
+  if (via === 'sticky' && pods === 1 && answered > 1) {
+    return (
+      'Every new connection reached the same pod: the Service has sessionAffinity ClientIP, so kube-proxy sends ' +
+      "this pod's connections to the pod it picked first. Compare via=env."
     )
   }
   if (connection === 'new' && pods === 1 && answered >= 10) {

@@ -126,6 +126,17 @@ describe('spread', () => {
     )
   })
 
+  it('when a sticky Service pinned every new connection to one pod, then the note says that is the affinity, not a missing pod', async () => {
+    const { call } = calls('payment-a')
+
+    const report = await spread(call, { ...plan(10), target: { ...target, via: 'sticky' } })
+
+    expect(report.note).toBe(
+      'Every new connection reached the same pod: the Service has sessionAffinity ClientIP, so kube-proxy sends ' +
+        "this pod's connections to the pod it picked first. Compare via=env.",
+    )
+  })
+
   it('when fewer than ten new connections reached one pod, then chance explains it and there is no note', async () => {
     const { call } = calls('payment-a')
 
