@@ -132,7 +132,7 @@ export class UpstreamClient {
     const { connection, dispatcher, signal, started } = attempt
     // A new connection looks its name up again, as curl does; kept-alive ones keep the answer for its TTL.
     const addresses = await this.#resolver.resolve(target.host, attempt.msLeft, connection === 'new')
-    const address = addresses[0]!
+    const address = connection === 'new' ? anyOf(addresses) : addresses[0]!
     const at = `${isIP(address) === 6 ? `[${address}]` : address}:${target.port}`
     const hasBody = options.body !== undefined
     const response = await dispatcher.request({
@@ -188,6 +188,17 @@ export class UpstreamClient {
     const agents = this.#agents ?? (await this.#loading)
     if (agents) await Promise.all(Object.values(agents).map((agent) => agent.close()))
   }
+}
+
+/**
+ * One of a name's addresses, at random, for a new connection: how a client balances over a headless Service's answers.
+ * Taking the first, as curl does, would not: getaddrinfo sorts the answers (RFC 6724 rule 9 puts first the address
+ * sharing the longest prefix with the pod's own, within its subnet), so on a node whose pods share a /24 the same pod
+ * comes first every time. Within the first one's family: IPv4 stays first.
+ */
+function anyOf(addresses: string[]): string {
+  const family = addresses.filter((a) => isIP(a) === isIP(addresses[0]!))
+  return family[Math.floor(Math.random() * family.length)]!
 }
 
 const MAX_RETRY_AFTER_SECONDS = 900

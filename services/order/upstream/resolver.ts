@@ -26,8 +26,8 @@ export class Resolver {
 
   /**
    * The addresses to connect to, the first to be tried first; the wait for them ends with the call's time left,
-   * however long the lookup takes. `fresh`: looked up again, as curl does for every connection, so a name with several
-   * addresses spreads new connections as the resolver orders its answers; otherwise an answer is kept for the TTL.
+   * however long the lookup takes. `fresh`: looked up again, as curl does for every connection, so a new connection
+   * to a headless Service meets the pods ready now; otherwise an answer is kept for the TTL.
    */
   resolve(host: string, msLeft = this.#timeoutMs, fresh = false): Promise<string[]> {
     if (isIP(host)) return Promise.resolve([host])

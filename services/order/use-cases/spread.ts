@@ -83,7 +83,15 @@ function report(results: Awaited<ReturnType<typeof timed>>[], plan: SpreadPlan):
     connections: new Set(calls.flatMap(({ port }) => (port ? [port] : []))).size,
     addresses: [...new Set(answers.flatMap(({ resolved }) => resolved))],
     calls,
-    note: stopped + spreadNote(plan.connection, pods.size, answers.length),
+    note:
+      stopped +
+      spreadNote({
+        connection: plan.connection,
+        via: plan.target.via,
+        pods: pods.size,
+        answered: answers.length,
+        errorAnswers: errors.get('UPSTREAM_ERROR')?.count ?? 0,
+      }),
   }
 }
 
@@ -106,12 +114,35 @@ function allFailed(first: HttpError, calls: number): HttpError {
   return new HttpError(first.statusCode, first.code, message, first.details, first)
 }
 
+export interface SpreadOutcome {
+  connection: ConnectionMode
+  via: Target['via']
+  /** How many pods answered, and how many calls they answered. */
+  pods: number
+  answered: number
+  /** Calls a pod answered with an error status (UPSTREAM_ERROR): it took the connection, so it is routed to. */
+  errorAnswers: number
+}
+
 /** What the tally teaches, when it teaches something. */
-export function spreadNote(connection: ConnectionMode, pods: number, answered: number): string {
+export function spreadNote({ connection, via, pods, answered, errorAnswers }: SpreadOutcome): string {
+  if (errorAnswers > 0 && answered > 0) {
+    return (
+      `${errorAnswers} ${errorAnswers === 1 ? 'call was' : 'calls were'} answered with an error by a pod the Service ` +
+      'still routes to: its readiness probe passes while its routes fail. (kubectl get endpoints)'
+    )
+  }
   if (connection === 'reuse' && pods === 1 && answered > 1) {
     return (
       'One keep-alive connection carried every call, so one pod answered them all: ' +
       'a Service balances connections, not requests. Try connection=new.'
+    )
+  }
+  // Pinning is what sessionAffinity: ClientIP is for: not a sign of a missing pod.
+  if (via === 'sticky' && pods === 1 && answered > 1) {
+    return (
+      'Every new connection reached the same pod: the Service has sessionAffinity ClientIP, so kube-proxy sends ' +
+      "this pod's connections to the pod it picked first. Compare via=env."
     )
   }
   if (connection === 'new' && pods === 1 && answered >= 10) {

@@ -365,3 +365,43 @@ describe('what the cluster refuses', () => {
     )
   })
 })
+
+describe('kubectl on objects that exist', () => {
+  test('when `kubectl set env` sets, replaces and removes variables, then each change rolls out new pods with their environment changed and the rest kept', {
+    timeout: SCENARIO,
+  }, async () => {
+    const env = [
+      { name: 'KEPT', value: '1' },
+      { name: 'SWAPPED', value: 'old' },
+    ]
+    cluster.apply([deployment('envy', NS, { command: ['sleep', 'infinity'], env })])
+    const [first] = await cluster.rolloutStatus('envy', NS)
+    const ours = (pod: Pod) => Object.fromEntries(Object.entries(pod.env).filter(([k]) => /^[A-Z]+$/.test(k)))
+    try {
+      expect(cluster.setEnv('envy', NS, { SWAPPED: 'new', ADDED: 'yes' })).toBe('deployment.apps/envy env updated')
+      const [changed] = await cluster.rolloutStatus('envy', NS)
+      cluster.setEnv('envy', NS, { SWAPPED: null })
+      const [removed] = await cluster.rolloutStatus('envy', NS)
+      expect(new Set([first, changed, removed].map((p) => p!.templateHash)).size).toBe(3)
+      expect(ours(changed!)).toMatchObject({ KEPT: '1', SWAPPED: 'new', ADDED: 'yes' })
+      expect(ours(removed!)).toMatchObject({ KEPT: '1', ADDED: 'yes' })
+      expect(removed!.env).not.toHaveProperty('SWAPPED')
+    } finally {
+      await cluster.deleteDeployment('envy', NS)
+    }
+  })
+
+  test('when a Namespace or Service is applied again as written, then kubectl says unchanged; changed, apply refuses it instead of ignoring the change', () => {
+    cluster.apply([service('again', NS, 'nobody')])
+    expect(cluster.apply([namespace(NS), service('again', NS, 'nobody')])).toEqual([
+      `namespace/${NS} unchanged`,
+      'service/again unchanged',
+    ])
+    expect(() => cluster.apply([service('again', NS, 'somebody')])).toThrow(
+      'service again: changing an existing service is not emulated (delete it first)',
+    )
+    expect(() => cluster.apply([namespace(NS, { team: 'x' })])).toThrow(
+      `namespace ${NS}: changing an existing namespace is not emulated (delete it first)`,
+    )
+  })
+})

@@ -5,6 +5,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { isDeepStrictEqual } from 'node:util'
 import type { DeploymentInfo, KubeObject, Manifests, ServiceInfo } from '../../k8s/manifests.ts'
 import { describeObjects } from '../../k8s/manifests.ts'
 import { docker, run } from '../../support/process.ts'
@@ -219,15 +220,30 @@ export class EmulatedCluster {
   #applyObject(object: KubeObject): string[] {
     const { namespaces, services, deployments } = describeObjects([object])
     for (const ns of namespaces) {
+      const existing = this.#namespaces.get(ns.name)
+      const labels = { 'kubernetes.io/metadata.name': ns.name, ...ns.labels }
+      if (existing) return [this.#unchanged('namespace', ns.name, existing.labels, labels)]
       this.createNamespace(ns.name, ns.labels)
       return [`namespace/${ns.name} created`]
     }
     for (const service of services) {
+      const existing = this.#services.find((s) => s.name === service.name && s.namespace === service.namespace)
+      if (existing) return [this.#unchanged('service', service.name, existing.info?.raw, service.raw)]
       this.#createService(service)
       return [`service/${service.name} created`]
     }
     for (const deployment of deployments) return this.#createDeployment(deployment)
     throw new Error(`kind ${object.kind} is not emulated`)
+  }
+
+  /**
+   * `kubectl apply` of an object that exists as written (an overlay applied over its base): kubectl prints
+   * "unchanged". Changing a Namespace or a Service in place is not emulated, and is refused rather than ignored.
+   */
+  #unchanged(kind: 'namespace' | 'service', name: string, live: unknown, applied: unknown): string {
+    if (!isDeepStrictEqual(live, applied))
+      throw new Error(`${kind} ${name}: changing an existing ${kind} is not emulated (delete it first)`)
+    return `${kind}/${name} unchanged`
   }
 
   /** `kubectl create namespace NAME`: no labels unless given. */
@@ -683,6 +699,27 @@ export class EmulatedCluster {
     this.#scheduleReconcile()
   }
 
+  /**
+   * `kubectl set env deployment/NAME KEY=VALUE KEY-`: each variable set in the container's env (replaced where it is
+   * declared, appended where not) or, given null, removed; the changed template rolls out as any change does.
+   * Returns what kubectl prints.
+   */
+  setEnv(name: string, namespace: string, variables: Record<string, string | null>): string {
+    const raw = structuredClone(this.#deployment(name, namespace).info.raw)
+    const container = raw.spec!.template.spec!.containers[0]!
+    const env = [...(container.env ?? [])]
+    for (const [key, value] of Object.entries(variables)) {
+      const at = env.findIndex((e) => e.name === key)
+      if (value === null) {
+        if (at >= 0) env.splice(at, 1)
+      } else if (at >= 0) env[at] = { name: key, value }
+      else env.push({ name: key, value })
+    }
+    container.env = env
+    this.apply([raw as unknown as KubeObject])
+    return `deployment.apps/${name} env updated`
+  }
+
   /** `kubectl delete deployment NAME`: its pods are deleted too; resolves once they are gone. */
   async deleteDeployment(name: string, namespace: string): Promise<void> {
     const d = this.#deployment(name, namespace)
@@ -775,18 +812,21 @@ export class EmulatedCluster {
         getEndpoints(
           this.#services
             .filter((s) => s.namespace === namespace)
-            .sort((a, b) => a.name.localeCompare(b.name))
+            .sort(byName)
             .map((s) => this.#endpointsRow(s)),
         ),
       getPods: (namespace: string, wide = false) =>
         getPods(
-          this.pods({ namespace }).map((p) => this.#podRow(p as PodState)),
+          this.pods({ namespace })
+            .sort(byName)
+            .map((p) => this.#podRow(p as PodState)),
           wide,
         ),
       getServices: (namespace: string) =>
         getServices(
           this.#services
             .filter((s) => s.namespace === namespace)
+            .sort(byName)
             .map((s) => ({ name: s.name, clusterIP: s.clusterIP, ports: s.ports, ageMs: age(s.createdAt) })),
         ),
     }
@@ -870,6 +910,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Emulat
 }
 
 export type Cluster = EmulatedCluster
+
+/** The API server lists a namespace's objects by name, in byte order, and kubectl prints them so. */
+const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
 
 /** The processes in the memory cgroup of a container's PID 1 (cgroup v1, as on these machines, or v2). */
 async function containerProcesses(pid: number): Promise<number[]> {

@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { readOrderConfig } from '../../../../services/order/config.ts'
 import { type CallOptions, retryAfter } from '../../../../services/order/upstream/client.ts'
 import { Resolver } from '../../../../services/order/upstream/resolver.ts'
-import { paymentTarget } from '../../../../services/order/upstream/targets.ts'
+import { paymentTarget, type Target } from '../../../../services/order/upstream/targets.ts'
 import type { HttpError } from '../../../../services/shared/http-error.ts'
 import { freePort } from '../../../support/net.ts'
 import { envTarget, Loopback, OFFLINE_NAMESPACE } from '../../../support/services.ts'
@@ -160,6 +160,34 @@ describe('UpstreamClient against loopback servers', () => {
       expect(new Set(server.requests.map(({ remotePort }) => remotePort)).size).toBe(sockets)
     },
   )
+
+  it('when a name has several addresses in a fixed order (a headless Service), then new connections reach each of them, and a kept-alive one stays on the first', async () => {
+    // Two servers on one port, on two loopback addresses, as two pods behind a headless Service's name.
+    const first = await upstream(answers({ pod: 'payment-a' }))
+    const second = createServer(answers({ pod: 'payment-b' }))
+    await new Promise<void>((resolve) => second.listen(first.port, '127.0.0.2', resolve))
+    servers.defer(() => new Promise((resolve) => second.close(resolve)))
+    // getaddrinfo sorts a name's addresses, so the same one can come first every time.
+    const sorted = [
+      { address: '127.0.0.1', family: 4 },
+      { address: '127.0.0.2', family: 4 },
+    ]
+    const headless = { via: 'headless', host: 'payment-headless', port: first.port, url: 'http://payment-headless/' }
+    const client = servers.upstreamClient(1_000, new Resolver(1_000, async () => sorted))
+
+    const fresh = []
+    for (let i = 0; i < 30; i++) fresh.push(await client.call<{ pod: string }>(headless as Target, get))
+    const kept = []
+    for (let i = 0; i < 3; i++) kept.push(await client.call(headless as Target, { ...get, connection: 'reuse' }))
+
+    // Each new connection picks at random: missing one of two addresses in 30 calls happens once in 2^29 runs.
+    expect(new Set(fresh.map((call) => call.body.pod))).toEqual(new Set(['payment-a', 'payment-b']))
+    expect(new Set(fresh.map((call) => call.address))).toEqual(
+      new Set([`127.0.0.1:${first.port}`, `127.0.0.2:${first.port}`]),
+    )
+    expect(fresh[0]!.resolved).toEqual(['127.0.0.1', '127.0.0.2'])
+    expect(kept.map((call) => call.address)).toEqual(Array(3).fill(`127.0.0.1:${first.port}`))
+  })
 
   it('when nothing ever listens, then refusals are retried a short pause apart until the timeout, then 502 CONNECTION_REFUSED', async () => {
     const target = envTarget(await freePort())

@@ -126,6 +126,30 @@ describe('spread', () => {
     )
   })
 
+  it('when a sticky Service pinned every new connection to one pod, then the note says that is the affinity, not a missing pod', async () => {
+    const { call } = calls('payment-a')
+
+    const report = await spread(call, { ...plan(10), target: { ...target, via: 'sticky' } })
+
+    expect(report.note).toBe(
+      'Every new connection reached the same pod: the Service has sessionAffinity ClientIP, so kube-proxy sends ' +
+        "this pod's connections to the pod it picked first. Compare via=env.",
+    )
+  })
+
+  it('when a pod answered some calls with 500 and another pod the rest, then the note points at the pod that is routed to but failing, not at a missing pod', async () => {
+    const sick = new HttpError(502, 'UPSTREAM_ERROR', 'http://10.96.143.21/ answered 500')
+    const { call } = calls('payment-a', sick)
+
+    const report = await spread(call, plan(20))
+
+    expect(report).toMatchObject({ answered: 10, failed: 10 })
+    expect(report.note).toBe(
+      '10 calls were answered with an error by a pod the Service still routes to: its readiness probe passes while ' +
+        'its routes fail. (kubectl get endpoints)',
+    )
+  })
+
   it('when fewer than ten new connections reached one pod, then chance explains it and there is no note', async () => {
     const { call } = calls('payment-a')
 
