@@ -40,6 +40,19 @@ function readSpread(text: string) {
   }
 }
 
+/**
+ * Every one of a spread's n calls accounted for, failing only as the lesson has it fail (`failures`, by code), and
+ * at most two timeouts besides: pods at 50m miss order's 2 s UPSTREAM_TIMEOUT_MS now and then when other containers
+ * take this 2-core machine's cpu (seen: 1 in 20, with the load average above 2). Refused, DNS or any other failure
+ * fails the check, and so do more timeouts: a route that goes nowhere times out every call it gets.
+ */
+function expectAccounted(spread: ReturnType<typeof readSpread>, n: number, failures: Record<string, number> = {}) {
+  const { UPSTREAM_TIMEOUT: timeouts = 0, ...others } = spread.errors
+  expect(spread.answered + spread.failed).toBe(n)
+  expect(others).toEqual(failures)
+  expect(timeouts).toBeLessThanOrEqual(2)
+}
+
 /** What curl printed for a search-path walk, read back: each candidate with its answer, and the name resolved. */
 function readWalk(text: string) {
   const step = /^ {2}\d+\. (\S+) +(?:-> (.+?)|(no such name|no address record|no answer|refused)) {2}\(/gm
@@ -156,7 +169,8 @@ const podNames = (pods: Pod[]) => pods.map((p) => p.name).sort()
 beforeAll(async () => {
   cluster = await startCluster({ images: await imagesFor(lab, [base]) })
   transcript.step('The walkthrough\'s start: k8s/ applied (README "The walkthrough, step by step")')
-  transcript.command('kubectl apply -k k8s/', cluster.apply(base).join('\n'))
+  // k8s/ in file order, as -f applies it and prints it (-k prints kustomize's order: order's Deployment first).
+  transcript.command('kubectl apply -f k8s/', cluster.apply(base).join('\n'))
   await cluster.rolledOut()
   payment = cluster.service('payment', 'snackbar')
   order = nth('order', 0)
@@ -285,7 +299,7 @@ describe('lesson 2: a headless Service', () => {
     timeout: SLOW,
   }, async () => {
     const spread = readSpread(await curlOrder('/payment/spread?via=headless&connection=new&n=20'))
-    expect(spread).toMatchObject({ answered: 20, failed: 0 })
+    expectAccounted(spread, 20)
     expect(Object.keys(spread.pods).sort()).toEqual(podNames(cluster.pods({ deployment: 'payment' })))
     // No Service address in between: what order connected to was a pod's own address, as DNS gave it.
     const json = await curlOrder('/payment/spread?via=headless&n=4&format=json')
@@ -323,10 +337,10 @@ describe('lesson 3: session affinity', () => {
     await cluster.settled()
     const text = await curlOrder('/payment/spread?via=sticky&connection=new&n=20')
     const sticky = readSpread(text)
-    expect(sticky).toMatchObject({ answered: 20, failed: 0 })
-    expect(Object.values(sticky.pods)).toEqual([20])
-    expect(text).toContain('the Service has sessionAffinity ClientIP')
     pinned = Object.keys(sticky.pods)[0]!
+    expectAccounted(sticky, 20)
+    expect(Object.values(sticky.pods)).toEqual([sticky.answered])
+    expect(text).toContain('the Service has sessionAffinity ClientIP')
     const env = readSpread(await curlOrder('/payment/spread?via=env&connection=new&n=20'))
     expect(Object.keys(env.pods).sort()).toEqual(podNames(cluster.pods({ deployment: 'payment' })))
   })
@@ -441,12 +455,12 @@ describe('lessons 4 to 7: probes, with the fault endpoints on (k8s-faults/)', ()
     expect(await curl('8081/readyz')).toBe('ok\n')
     const text = await curlOrder('/payment/spread?via=env&n=20')
     const spread = readSpread(text)
-    expect(spread.answered + spread.failed).toBe(20)
-    expect(spread.errors).toEqual({ UPSTREAM_ERROR: spread.failed })
-    expect(spread.failed).toBeGreaterThan(0)
+    const errors = spread.errors.UPSTREAM_ERROR ?? 0
+    expect(errors).toBeGreaterThan(0)
+    expectAccounted(spread, 20, { UPSTREAM_ERROR: errors })
     expect(Object.keys(spread.pods)).toEqual([healthy.name])
     expect(text).toContain(
-      `${spread.failed} ${spread.failed === 1 ? 'call was' : 'calls were'} answered with an error by a pod the ` +
+      `${errors} ${errors === 1 ? 'call was' : 'calls were'} answered with an error by a pod the ` +
         'Service still routes to: its readiness probe passes while its routes fail.',
     )
     // Over four readiness periods (3 s, failureThreshold 2) and one of liveness, the pod stays ready and routed.
@@ -479,7 +493,7 @@ describe('lessons 4 to 7: probes, with the fault endpoints on (k8s-faults/)', ()
     // While it waits, the old pods take every call: the new one is not in the endpoints.
     const spread = readSpread(await curlOrder('/payment/spread?via=env&n=10'))
     expect(starting.ready).toBe(false)
-    expect(spread).toMatchObject({ answered: 10, failed: 0 })
+    expectAccounted(spread, 10)
     expect(Object.keys(spread.pods).every((name) => old.some((o) => o.name === name))).toBe(true)
     await cluster.rolloutStatus('payment', 'snackbar')
     await until('old pods gone', () => cluster.pods({ deployment: 'payment' }).every((p) => !old.includes(p)))
