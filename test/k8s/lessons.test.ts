@@ -100,16 +100,17 @@ describe('k8s-faults/, as the cluster tests apply it', () => {
     const rendered = renderFaultsOverlay()
     const { deployments } = describeObjects(rendered)
     expect(deployments.map((d) => [d.name, d.container.env.at(-1)])).toEqual([
-      ['payment', { name: 'FAULTS', value: 'on' }],
       ['order', { name: 'FAULTS', value: 'on' }],
+      ['payment', { name: 'FAULTS', value: 'on' }],
     ])
     for (const d of deployments) d.raw.spec!.template.spec!.containers[0]!.env!.pop()
-    expect(rendered).toEqual(loadManifests(k8sDir, 'kustomization').documents.map((d) => d.object))
+    expect(byKey(rendered)).toEqual(byKey(loadManifests(k8sDir, 'kustomization').documents.map((d) => d.object)))
   })
 
   describe.skipIf(!hasKubectl)('against kubectl (skipped where kubectl is not installed)', () => {
-    test('when `kubectl kustomize k8s-faults/` renders, then it yields the objects the cluster tests apply', () => {
+    test('when `kubectl kustomize k8s-faults/` renders, then it yields the objects the cluster tests apply, in the same order', () => {
       const rendered = parseDocuments(kubectl(['kustomize', faultsDir]), 'kubectl kustomize k8s-faults')
+      expect(rendered.map(key)).toEqual(renderFaultsOverlay().map(key))
       expect(byKey(rendered)).toEqual(byKey(renderFaultsOverlay()))
     })
 

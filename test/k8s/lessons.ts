@@ -63,7 +63,19 @@ function add(document: unknown, pointer: string, value: unknown): void {
   else at.splice(Number(last), 0, value)
 }
 
-/** What `kubectl apply -k k8s-faults/` sends: k8s/ in its kustomization's order, with the overlay's patches. */
+/** kustomize's legacy output order (resid.IsLessThan) for the kinds our manifests have: kind, namespace, name. */
+const KIND_ORDER = ['Namespace', 'Service', 'Deployment']
+function kustomizeOrder(a: KubeObject, b: KubeObject): number {
+  const rank = (o: KubeObject) => {
+    const at = KIND_ORDER.indexOf(o.kind)
+    if (at < 0) throw new Error(`${o.kind}: not in the order rendered here`)
+    return at
+  }
+  const id = (o: KubeObject) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`
+  return rank(a) - rank(b) || (id(a) < id(b) ? -1 : id(a) > id(b) ? 1 : 0)
+}
+
+/** What `kubectl apply -k k8s-faults/` sends, in its order: k8s/ with the overlay's patches. */
 export function renderFaultsOverlay(): KubeObject[] {
   const kustomization = readKustomization(faultsDir)
   const objects = kustomization.resources.flatMap((resource) =>
@@ -79,5 +91,5 @@ export function renderFaultsOverlay(): KubeObject[] {
       }
     }
   }
-  return objects
+  return objects.sort(kustomizeOrder)
 }
