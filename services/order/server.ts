@@ -6,8 +6,8 @@ import { buildApp } from './app.ts'
 import { readOrderConfig } from './config.ts'
 
 /** The order process: `node services/order/server.ts`, or the image's bundle with its own build. */
-export function startOrder(build: Build = sourceBuild()) {
-  return runServer(readOrderConfig, (config) =>
+export async function startOrder(build: Build = sourceBuild()) {
+  const app = await runServer(readOrderConfig, (config) =>
     buildApp({
       config,
       identity: resolveIdentity(config.SERVICE_NAME ?? 'order', build.version),
@@ -19,6 +19,8 @@ export function startOrder(build: Build = sourceBuild()) {
       ...stdoutStreams(),
     }),
   )
+  app.upstream.client.warm()
+  return app
 }
 
 if (import.meta.main) await startOrder()

@@ -90,6 +90,14 @@ export class UpstreamClient {
     this.#resolver = resolver
   }
 
+  /**
+   * Loads undici now, off the request path: a process that is ready and listening does it in its first idle moment,
+   * so the first call does not spend its deadline on it (at 50m, most of the 2 s).
+   */
+  warm(): void {
+    setImmediate(() => void this.#loadAgents())
+  }
+
   async call<T>(target: Target, options: CallOptions): Promise<UpstreamCall<T>> {
     const retriedAfter: string[] = []
     const deadline = performance.now() + this.#timeoutMs
