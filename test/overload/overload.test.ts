@@ -15,7 +15,7 @@ const CONNECTIONS = 300
 const FAILURE_THRESHOLD = 3
 const PROBE_PORT = 8081
 // How long a normal request may take to be answered again once the load stops (figure in artifacts/overload.json).
-const RECOVERY_MS = 30_000
+const RECOVERY_MS = 60_000
 
 const lab = new ImageLab()
 const figures: Record<string, unknown> = {}
