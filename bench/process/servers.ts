@@ -42,7 +42,7 @@ export async function startServer(spec: ServerSpec, logDir: string, { waitReady 
   const logFd = openSync(join(logDir, `${spec.name.replace(/\W+/g, '-')}.log`), 'a')
   const flags = spec.bare ? [] : RUNTIME.nodeFlags
   const runtime = spec.bare ? { NODE_OPTIONS: '' } : RUNTIME.env
-  const env = { ...runtime, ...IDENTITY, ...spec.env, PORT: String(port), HOST: '127.0.0.1' }
+  const env = { ...runtime, ...IDENTITY, PROBE_PORT: '0', ...spec.env, PORT: String(port), HOST: '127.0.0.1' }
   const startedAt = performance.now()
   const target = spec.script.endsWith('.blob') ? ['--snapshot-blob', spec.script] : [spec.script]
   const child = new Child(process.execPath, [...flags, ...target], env, { logFd })

@@ -2,16 +2,23 @@
 // both services at 50m: payment answers in well under a millisecond of CPU and order needs several, so the 64 that
 // keep payment busy leave order's admitted requests waiting seconds for the CPU, past their own deadlines, until every
 // answer is a timeout. The event loop's delay says how far behind the process is; the limit follows it, lowered
-// quickly when the loop falls behind and raised slowly when it keeps up (additive increase, multiplicative decrease,
+// at once, and in proportion, when the loop falls behind and raised slowly when it keeps up (additive increase, multiplicative decrease,
 // as TCP does for a congestion window).
 //
-// Requests beyond the limit wait, briefly and in order, for a place; one that waits too long is answered 503 with
+// The work done in one turn of the event loop is bounded too. A turn handles every socket that became readable, and
+// libuv accepts one new connection per listening socket per turn: a turn that answers 300 requests at 50m lasts
+// seconds, so kubelet probes and new clients wait in the accept queue for as long. Requests past a turn's share wait
+// for the next turn.
+//
+// Requests beyond either bound wait, briefly and in order, for a place; one that waits too long is answered 503 with
 // Retry-After. The wait matters to clients that retry at once (load generators, retry loops): answered 503 straight
 // away, each of them sends its next request straight away, and refusing alone takes all of a 50m pod's CPU.
 
 export interface AdmissionOptions {
   /** The most requests at once, whatever the loop's delay. */
   max: number
+  /** The most requests taken on in one turn of the event loop. */
+  perTurn: number
   /** The fewest the limit goes down to. */
   min: number
   /** Longest a request waits for a place before it is refused. */
@@ -26,6 +33,7 @@ export interface AdmissionOptions {
 }
 
 export const DEFAULT_ADMISSION: Omit<AdmissionOptions, 'max'> = {
+  perTurn: 32,
   min: 2,
   waitMs: 500,
   waiting: 512,
@@ -52,6 +60,9 @@ export class Admission {
   lagMs = 0
   readonly #queue: Waiting[] = []
   #timer: NodeJS.Timeout | undefined
+  #thisTurn = 0
+  #turnEnds: NodeJS.Immediate | undefined
+  #nextTurn: NodeJS.Timeout | undefined
 
   constructor(options: AdmissionOptions) {
     this.options = options
@@ -68,9 +79,8 @@ export class Admission {
    */
   offer(admit: () => void, refuse: () => void): () => void {
     this.#start()
-    if (this.inFlight < this.limit && this.#queue.length === 0) {
-      this.inFlight++
-      admit()
+    if (this.#queue.length === 0 && this.#hasRoom()) {
+      this.#take(admit)
       return () => {}
     }
     if (this.#queue.length >= this.options.waiting) {
@@ -80,6 +90,7 @@ export class Admission {
     }
     const entry: Waiting = { since: performance.now(), admit, refuse, gone: false }
     this.#queue.push(entry)
+    this.#laterTurn()
     return () => {
       entry.gone = true
     }
@@ -104,11 +115,34 @@ export class Admission {
         head.refuse()
         continue
       }
-      if (this.inFlight >= this.limit) return
+      if (!this.#hasRoom()) break
       this.#queue.shift()
-      this.inFlight++
-      head.admit()
+      this.#take(head.admit)
     }
+    if (this.#queue.length > 0) this.#laterTurn()
+  }
+
+  /** What this turn had no room for is taken on in the next one's timers phase, before it polls. */
+  #laterTurn(): void {
+    this.#nextTurn ??= setTimeout(() => {
+      this.#nextTurn = undefined
+      this.#next()
+    })
+  }
+
+  #hasRoom(): boolean {
+    return this.inFlight < this.limit && this.#thisTurn < this.options.perTurn
+  }
+
+  #take(admit: () => void): void {
+    this.inFlight++
+    this.#thisTurn++
+    // The check phase ends the turn: the count starts again in the next.
+    this.#turnEnds ??= setImmediate(() => {
+      this.#turnEnds = undefined
+      this.#thisTurn = 0
+    })
+    admit()
   }
 
   /** Samples the loop's delay while there is work; a pod with nothing to answer keeps no timer running. */
@@ -128,12 +162,16 @@ export class Admission {
 
   #adjust(): void {
     const { min, max, behindMs, keepingUpMs } = this.options
-    if (this.lagMs > behindMs) this.limit = Math.max(min, Math.floor(this.limit * CUT))
+    // The further behind, the deeper the cut: a loop a second late has ten times too much to do, and waiting for
+    // several 30% cuts, each a late sample apart, lets the admitted requests run past their deadlines.
+    if (this.lagMs > behindMs) this.limit = Math.max(min, Math.floor(this.limit * Math.min(CUT, behindMs / this.lagMs)))
     else if (this.lagMs < keepingUpMs) this.limit = Math.min(max, this.limit + 1)
   }
 
   stop(): void {
     clearInterval(this.#timer)
+    clearTimeout(this.#nextTurn)
     this.#timer = undefined
+    this.#nextTurn = undefined
   }
 }

@@ -27,4 +27,7 @@ export const serverOptions: FastifyHttpOptions<Server> = {
   connectionTimeout: SERVER_TIMEOUTS.idleMs,
   keepAliveTimeout: SERVER_TIMEOUTS.keepAliveMs,
   forceCloseConnections: 'idle',
+  // A request that reaches the pod while it closes (accepted just before the listener went, or on a kept-alive
+  // connection) is one the endpoints still sent here: it is served, with Connection: close, not refused with a 503.
+  return503OnClosing: false,
 }

@@ -40,8 +40,8 @@ async function slowRequest(orderUrl: string): Promise<Socket> {
 async function saturate(stack: Stack): Promise<Socket[]> {
   const held: Socket[] = []
   // A place the page holds at this moment is taken by another slow request as soon as the page lets it go.
-  while (stack.order.load.inFlight < IN_FLIGHT || held.length < IN_FLIGHT) {
-    if (stack.order.load.inFlight < IN_FLIGHT) held.push(await slowRequest(stack.orderUrl))
+  while (stack.order.load.admission.inFlight < IN_FLIGHT || held.length < IN_FLIGHT) {
+    if (stack.order.load.admission.inFlight < IN_FLIGHT) held.push(await slowRequest(stack.orderUrl))
     await sleep(20)
   }
   return held

@@ -118,13 +118,15 @@ export class UpstreamClient {
     const dispatcher = (this.#agents ?? (await this.#loadAgents()))[connection]
     const started = performance.now()
     const msLeft = Math.max(1, Math.ceil(deadline - started))
-    const signal = AbortSignal.timeout(msLeft)
+    const { signal, clear } = deadlineSignal(msLeft)
     try {
       return await this.#exchange<T>(target, options, { connection, dispatcher, signal, started, msLeft })
     } catch (error) {
       // undici reports the abort as its own error; the cause is that the call ran out of time.
       if (signal.aborted) throw Object.assign(new Error('the call ran past its deadline'), { code: DEADLINE })
       throw error
+    } finally {
+      clear()
     }
   }
 
@@ -216,5 +218,25 @@ function parseJson<T>(text: string, target: Target, address: string, statusCode:
   } catch {
     const message = `${target.url} answered ${statusCode} with something that is not JSON`
     throw new HttpError(502, 'UPSTREAM_BAD_ANSWER', message, { url: target.url, address })
+  }
+}
+
+/**
+ * Aborts `ms` from now, but only once that turn of the event loop has read its sockets. Timers run before I/O in a
+ * turn: a loop stalled past the deadline (a throttled 50m pod) would otherwise time out an answer that is already
+ * waiting to be read, one the upstream has acted on (a charge made, reported to the client as a timeout).
+ */
+export function deadlineSignal(ms: number): { signal: AbortSignal; clear(): void } {
+  const controller = new AbortController()
+  let pending: NodeJS.Immediate | undefined
+  const timer = setTimeout(() => {
+    pending = setImmediate(() => controller.abort(new DOMException('the deadline passed', 'TimeoutError')))
+  }, ms)
+  return {
+    signal: controller.signal,
+    clear() {
+      clearTimeout(timer)
+      clearImmediate(pending)
+    },
   }
 }

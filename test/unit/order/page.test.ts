@@ -20,7 +20,7 @@ describe('order page', () => {
     expect(html).toContain('<code>payment</code>, completed by the search path')
     expect(html).toContain('<code>payment.snackbar.svc.cluster.local</code>')
     expect(html).toContain('Call <code>delivery.fancy-snackbar</code>')
-    expect(html).toContain('data-n="10"')
+    expect(html).toContain('data-n="3"')
   })
 
   it('when the pod started before the payment Service, then the page says the variables are not set', () => {

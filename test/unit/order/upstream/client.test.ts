@@ -1,4 +1,6 @@
+import { once } from 'node:events'
 import { createServer, type RequestListener } from 'node:http'
+import { Worker } from 'node:worker_threads'
 import { afterAll, describe, expect, it } from 'vitest'
 import { readOrderConfig } from '../../../../services/order/config.ts'
 import { type CallOptions, retryAfter } from '../../../../services/order/upstream/client.ts'
@@ -308,6 +310,37 @@ describe('UpstreamClient against loopback servers', () => {
     expect(elapsed).toBeGreaterThanOrEqual(290)
     expect(elapsed).toBeLessThan(2_000)
     expect(server.requests).toHaveLength(1)
+  })
+
+  it('when order’s own event loop stalls past the deadline while the answer is already waiting, then the call gets that answer, not a 504', async () => {
+    // An upstream on its own thread, so it answers while this one is stalled, as payment does while a 50m order is
+    // throttled; it says when the request has arrived, and answers 50 ms later.
+    const upstreamThread = new Worker(
+      `const { parentPort } = require('node:worker_threads')
+      const server = require('node:http').createServer((request, response) => {
+        request.resume()
+        request.on('end', () => {
+          parentPort.postMessage('arrived')
+          setTimeout(() => response.writeHead(201, { 'content-type': 'application/json' }).end('{"charged":true}'), 50)
+        })
+      })
+      server.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port))`,
+      { eval: true },
+    )
+    try {
+      const [port] = (await once(upstreamThread, 'message')) as [number]
+      const client = servers.upstreamClient(300)
+      const calling = client.call(envTarget(port), post)
+      await once(upstreamThread, 'message')
+      const stalledUntil = performance.now() + 600
+      while (performance.now() < stalledUntil);
+
+      const call = await calling
+
+      expect(call).toMatchObject({ statusCode: 201, body: { charged: true } })
+    } finally {
+      await upstreamThread.terminate()
+    }
   })
 
   it('when the upstream trickles its answer, each byte in time but the whole too late, then 504 at the call’s deadline', async () => {
