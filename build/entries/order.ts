@@ -1,4 +1,5 @@
 import { startOrder } from '../../services/order/server.ts'
+import { startNowOrFromSnapshot } from '../snapshot/start.ts'
 import { inlinedBuild } from './inlined.ts'
 
-await startOrder(inlinedBuild())
+startNowOrFromSnapshot('order', () => startOrder(inlinedBuild()))

@@ -1,4 +1,5 @@
 import { startPayment } from '../../services/payment/server.ts'
+import { startNowOrFromSnapshot } from '../snapshot/start.ts'
 import { inlinedBuild } from './inlined.ts'
 
-await startPayment(inlinedBuild())
+startNowOrFromSnapshot('payment', () => startPayment(inlinedBuild()))
