@@ -1,7 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
+import type { Build } from './build.ts'
 import { type CommonConfig, ConfigError } from './config.ts'
+import { resolveIdentity } from './identity.ts'
+import { stdoutStreams } from './plugins/logging.ts'
 import { probeServer } from './probe-server.ts'
 
 /**
@@ -52,4 +55,17 @@ export async function runServer<C extends CommonConfig>(
   await new Promise<void>((resolve) => probes.listen(config.PROBE_PORT, config.HOST, resolve))
   app.log.info({ port: (probes.address() as { port: number }).port }, 'probes listening')
   return app
+}
+
+/** What a running service's app is built with, from its configuration: the same for order and payment. */
+export function processOptions(config: CommonConfig, service: string, build: Build) {
+  return {
+    identity: resolveIdentity(config.SERVICE_NAME ?? service, build.version),
+    logLevel: config.LOG_LEVEL,
+    faults: config.FAULTS === 'on',
+    allowedHosts: config.ALLOWED_HOSTS.split(',').filter(Boolean),
+    clusterDomain: config.CLUSTER_DOMAIN,
+    build,
+    ...stdoutStreams(),
+  }
 }

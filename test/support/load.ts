@@ -23,12 +23,7 @@ export async function closedLoop(
   { connections = 300, seconds = 30, timeoutMs = 10_000 } = {},
 ): Promise<LoadRun> {
   const target = new URL(url)
-  const pool = new Pool(target.origin, {
-    connections,
-    pipelining: 1,
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs,
-  })
+  const pool = loadPool(target, connections, timeoutMs)
   const outcomes: Outcome[] = []
   const started = performance.now()
   const end = started + seconds * 1000
@@ -43,6 +38,11 @@ export async function closedLoop(
   await Promise.all(Array.from({ length: connections }, loop))
   await pool.close()
   return { outcomes, seconds: (performance.now() - started) / 1000 }
+}
+
+/** Kept-alive connections, one request at a time on each, and a request that takes longer than `timeoutMs` fails. */
+function loadPool(target: URL, connections: number, timeoutMs: number): Pool {
+  return new Pool(target.origin, { connections, pipelining: 1, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
 }
 
 /** One request; `at` is when it was due, so time spent waiting for a free connection counts against the answer. */
@@ -75,12 +75,7 @@ export async function openLoop(
   }: { rate: number; seconds: number; connections?: number; timeoutMs?: number },
 ): Promise<LoadRun> {
   const target = new URL(url)
-  const pool = new Pool(target.origin, {
-    connections,
-    pipelining: 1,
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs,
-  })
+  const pool = loadPool(target, connections, timeoutMs)
   const pending: Promise<Outcome>[] = []
   const started = performance.now()
   for (let i = 0; i < rate * seconds; i++) {
