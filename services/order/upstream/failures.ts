@@ -20,6 +20,8 @@ const TIMEOUTS = new Set([
   DEADLINE,
 ])
 const DNS_FAILURES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL', 'ENODATA'])
+/** The lookups that got no usable answer at all: the DNS is down, dropping queries or failing, not the name missing. */
+const DNS_UNANSWERED = new Set(['EAI_AGAIN', 'EAI_FAIL'])
 
 /** The error code of whatever a call threw: Node's, undici's, or the cause's. */
 export function errorCode(error: unknown): string {
@@ -42,7 +44,10 @@ export function explain(error: unknown, { target, timeoutMs, retriedAfter, repea
   const code = errorCode(error)
   const details = { url: target.url, cause: code, ...(retriedAfter.length > 0 && { retriedAfter }) }
   if (DNS_FAILURES.has(code)) {
-    const message = `${target.host} did not resolve (${code}): no Service of that name in the namespaces the search path covers`
+    const meaning = DNS_UNANSWERED.has(code)
+      ? 'the cluster DNS gave no answer in time (down, or dropping queries)'
+      : 'no Service of that name in the namespaces the search path covers'
+    const message = `${target.host} did not resolve (${code}): ${meaning}`
     return new HttpError(502, 'DNS_FAILED', message, details)
   }
   if (TIMEOUTS.has(code)) {

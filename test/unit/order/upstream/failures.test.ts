@@ -24,14 +24,26 @@ describe('errorCode', () => {
 })
 
 describe('explain', () => {
-  it.each(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL', 'ENODATA'])(
-    'when a lookup failed with %s, then 502 DNS_FAILED names the name',
+  it.each(['ENOTFOUND', 'EAI_NONAME', 'ENODATA'])(
+    'when a lookup found no such name (%s), then 502 DNS_FAILED names the name and says no Service has it',
     (code) => {
       const error = explain(failure(code), attempt)
 
       expect(error).toMatchObject({ statusCode: 502, code: 'DNS_FAILED' })
       expect(error.message).toBe(
         `payment.snackbar did not resolve (${code}): no Service of that name in the namespaces the search path covers`,
+      )
+    },
+  )
+
+  it.each(['EAI_AGAIN', 'EAI_FAIL'])(
+    'when a lookup got no answer (%s), then 502 DNS_FAILED names the name and blames the DNS, not the Service',
+    (code) => {
+      const error = explain(failure(code), attempt)
+
+      expect(error).toMatchObject({ statusCode: 502, code: 'DNS_FAILED' })
+      expect(error.message).toBe(
+        `payment.snackbar did not resolve (${code}): the cluster DNS gave no answer in time (down, or dropping queries)`,
       )
     },
   )
