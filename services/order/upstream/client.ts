@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Agent } from 'undici'
 import { HttpError } from '../../shared/http-error.ts'
 import type { ConnectionMode } from '../schemas.ts'
-import { BROKEN, DEADLINE, errorCode, explain } from './failures.ts'
+import { BROKEN, DEADLINE, errorCode, explain, isDnsFailure } from './failures.ts'
 import { Resolver } from './resolver.ts'
 import type { Target } from './targets.ts'
 
@@ -130,8 +130,11 @@ export class UpstreamClient {
     try {
       return await this.#exchange<T>(target, options, { connection, dispatcher, signal, started, msLeft })
     } catch (error) {
-      // undici reports the abort as its own error; the cause is that the call ran out of time.
-      if (signal.aborted) throw Object.assign(new Error('the call ran past its deadline'), { code: DEADLINE })
+      // undici reports the abort as its own error; the cause is that the call ran out of time. A lookup that timed
+      // out in the same moment is the truer cause: the call never got as far as the upstream.
+      if (signal.aborted && !isDnsFailure(error)) {
+        throw Object.assign(new Error('the call ran past its deadline'), { code: DEADLINE })
+      }
       throw error
     } finally {
       clear()

@@ -20,6 +20,7 @@ const TIMEOUTS = new Set([
   DEADLINE,
 ])
 const DNS_FAILURES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL', 'ENODATA'])
+export const isDnsFailure = (error: unknown) => DNS_FAILURES.has(errorCode(error))
 /** The lookups that got no usable answer at all: the DNS is down, dropping queries or failing, not the name missing. */
 const DNS_UNANSWERED = new Set(['EAI_AGAIN', 'EAI_FAIL'])
 

@@ -11,6 +11,12 @@ import { freePort } from '../../../support/net.ts'
 import { envTarget, Loopback, OFFLINE_NAMESPACE } from '../../../support/services.ts'
 import { TcpProxy } from '../../../support/tcp-proxy.ts'
 
+/** Holds this thread, as a throttled pod's loop is held. */
+function stall(ms: number): void {
+  const until = performance.now() + ms
+  while (performance.now() < until);
+}
+
 describe('retryAfter', () => {
   const tried = (refused: number, broken = 0) => ({ refused, broken })
   const withinTimeout = { retries: 2, refusedRetries: 'withinTimeout' } as const
@@ -332,8 +338,7 @@ describe('UpstreamClient against loopback servers', () => {
       const client = servers.upstreamClient(300)
       const calling = client.call(envTarget(port), post)
       await once(upstreamThread, 'message')
-      const stalledUntil = performance.now() + 600
-      while (performance.now() < stalledUntil);
+      stall(600)
 
       const call = await calling
 
@@ -341,6 +346,22 @@ describe('UpstreamClient against loopback servers', () => {
     } finally {
       await upstreamThread.terminate()
     }
+  })
+
+  it('when the DNS never answers and the loop stalls near the deadline, then every call ends 502 DNS_FAILED, never 504', async () => {
+    const client = servers.upstreamClient(2000, new Resolver(2000, () => new Promise(() => {})))
+    const target = paymentTarget(readOrderConfig({}), OFFLINE_NAMESPACE, 'name')
+    // The lookup's own timer and the call's deadline fall due together; a stall (a throttled 50m pod) sometimes
+    // lets the deadline's abort run a turn before the lookup's failure arrives.
+    const codes = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        await new Promise((resolve) => setTimeout(resolve, i * 37))
+        if (i % 3 === 0) setTimeout(() => stall(5), 1999)
+        return failed(client.call(target, get)).then((error) => error.code)
+      }),
+    )
+
+    expect(new Set(codes)).toEqual(new Set(['DNS_FAILED']))
   })
 
   it('when the upstream trickles its answer, each byte in time but the whole too late, then 504 at the call’s deadline', async () => {
