@@ -10,7 +10,6 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
-import { buildSnapshot } from '../test/support/bundle.ts'
 import { repoRoot, run } from '../test/support/process.ts'
 import { log, RUNTIME, settings as s } from './config.ts'
 import { BenchNetwork, dockerAvailable, removeNetwork, stopAllPods } from './containers.ts'
@@ -74,8 +73,6 @@ async function processes(figures: Figures): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'snackbar-bench-'))
   try {
     await run(process.execPath, ['build/build.ts'])
-    for (const service of ['payment', 'order'] as const)
-      await buildSnapshot(service, join(repoRoot, `dist/${service}/server.cjs`))
     const bare = join(dir, 'bare.mjs')
     await bundleBare(bare)
     figures.process.throughput = await processThroughput(s, dir, bare)
@@ -90,7 +87,7 @@ async function revision(): Promise<string> {
     (r) => r.stdout.trim(),
     () => 'unknown',
   )
-  const paths = ['services', 'scripts', 'build', 'Dockerfile.order', 'Dockerfile.payment', 'bench']
+  const paths = ['services', 'scripts', 'Dockerfile.order', 'Dockerfile.payment', 'bench']
   const dirty = await run('git', ['status', '--porcelain', '--', ...paths]).then(
     (r) => r.stdout.trim(),
     () => '',

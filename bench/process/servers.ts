@@ -18,7 +18,7 @@ export interface Server {
 
 export interface ServerSpec {
   name: string
-  /** A script path relative to the repository, or an absolute one; a `.blob` is a startup snapshot to start from. */
+  /** A script path relative to the repository, or an absolute one. */
   script: string
   bare: boolean
   env?: Record<string, string>
@@ -44,8 +44,7 @@ export async function startServer(spec: ServerSpec, logDir: string, { waitReady 
   const runtime = spec.bare ? { NODE_OPTIONS: '' } : RUNTIME.env
   const env = { ...runtime, ...IDENTITY, PROBE_PORT: '0', ...spec.env, PORT: String(port), HOST: '127.0.0.1' }
   const startedAt = performance.now()
-  const target = spec.script.endsWith('.blob') ? ['--snapshot-blob', spec.script] : [spec.script]
-  const child = new Child(process.execPath, [...flags, ...target], env, { logFd })
+  const child = new Child(process.execPath, [...flags, spec.script], env, { logFd })
   closeSync(logFd)
   const server: Server = {
     name: spec.name,

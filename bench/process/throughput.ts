@@ -35,7 +35,7 @@ async function start(id: string, bare: boolean, dir: string, bareScript: string)
           bare,
           env: { ...env, BARE_ROLE: service === 'payment' ? 'payment' : 'chain' },
         }
-      : { name: service, script: `dist/${service}/snapshot.blob`, bare, env: { ...SHIPPED, ...env } }
+      : { name: service, script: `dist/${service}/server.mjs`, bare, env: { ...SHIPPED, ...env } }
   const payment = await startServer(spec('payment'), dir)
   if (id === 'payment-get') return [payment]
   const upstream = { PAYMENT_SERVICE_HOST: '127.0.0.1', PAYMENT_SERVICE_PORT: new URL(payment.url).port }

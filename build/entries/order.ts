@@ -1,5 +1,4 @@
 import { startOrder } from '../../services/order/server.ts'
-import { startNowOrFromSnapshot } from '../snapshot/start.ts'
 import { inlinedBuild } from './inlined.ts'
 
-startNowOrFromSnapshot('order', () => startOrder(inlinedBuild()))
+await startOrder(inlinedBuild())

@@ -1,22 +1,16 @@
-// The same contract, checked against the services run from their sources, against the startup snapshots the images
-// start from (built and started with the Dockerfiles' runtime flags, as the runtime stage does), and against the
-// bundles they are made from run as plain scripts: whatever build/ does differently must not change what they answer.
+// The same contract, checked against the services run from their sources and against the bundles the images ship
+// (started with the Dockerfiles' runtime flags): whatever build/ does differently must not change what they answer.
 import { readFileSync } from 'node:fs'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { buildBundles, buildSnapshot, type ServiceName, startBundle, startSnapshot } from '../support/bundle.ts'
+import { buildBundles, type ServiceName, startBundle } from '../support/bundle.ts'
 import { type Child, listeningPort, repoRoot, startService } from '../support/process.ts'
 import { getJson, postJson } from '../support/services.ts'
 
 const { version } = JSON.parse(readFileSync(`${repoRoot}/package.json`, 'utf8')) as { version: string }
 const bundles = await buildBundles('dist/contract')
-const snapshots = {
-  order: await buildSnapshot('order', bundles.order),
-  payment: await buildSnapshot('payment', bundles.payment),
-}
 
 const subjects: [string, (service: ServiceName, env: NodeJS.ProcessEnv) => Child][] = [
   ['the sources', (service, env) => startService(service, env)],
-  ['the snapshot', (service, env) => startSnapshot(service, snapshots[service], env)],
   ['the bundle', (service, env) => startBundle(service, bundles[service], env)],
 ]
 
@@ -83,26 +77,6 @@ describe.each(subjects)('%s', (_name, start) => {
       expect((await fetch(`${order}${asset}`)).status, asset).toBe(200)
     }
     expect(await (await fetch(payment, { headers: { accept: 'text/html' } })).text()).toContain('payment-1')
-  })
-
-  // What a snapshot would keep from the image build, had a module kept it as it was evaluated there: every pod
-  // started from one image would share it.
-  it("when two processes have just started, then each one's start time, log times and request ids are its own", async () => {
-    const before = Date.now()
-    const fresh = await Promise.all(['payment-x', 'payment-y'].map((pod) => launch('payment', identityEnv(pod))))
-    const lines: { reqId: string; time: string; pod: string }[] = []
-    for (const { child, base } of fresh) {
-      const metrics = await (await fetch(`${base}/metrics`)).text()
-      const startSeconds = Number(/^process_start_time_seconds (\d+)$/m.exec(metrics)?.[1])
-      // prom-client rounds the start time to the nearest second, so it can be up to half a second ahead.
-      expect(startSeconds).toBeGreaterThanOrEqual(Math.floor(before / 1000) - 1)
-      expect(startSeconds).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000))
-      await (await fetch(base)).text()
-      lines.push(JSON.parse((await child.waitFor(/^\{.*"url":"\/".*\}$/m))[0]))
-    }
-    expect(lines.map(({ pod }) => pod)).toEqual(['payment-x', 'payment-y'])
-    for (const { time } of lines) expect(Date.parse(time)).toBeGreaterThanOrEqual(before)
-    expect(lines[0]!.reqId).not.toBe(lines[1]!.reqId)
   })
 
   it('when input is wrong, then the error shape names it: 404 route, 400 field, 413 size', async () => {

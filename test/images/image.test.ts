@@ -16,9 +16,8 @@ describe.each<Service>(['payment', 'order'])('the %s image', (service) => {
 
   test('when built, then it runs node under tini as a numeric non-root user, exposes 8080 and the probe port 8081, declares /tmp and carries OCI labels', async () => {
     const { Config } = await inspect(await lab.image(service))
-    // --no-maglev: V8's mid-tier compiler cost ~15 MiB of native memory under load (see the Dockerfile). The
-    // snapshot is the one the runtime stage built (build/README.md).
-    expect(Config.Entrypoint).toEqual(['tini', '--', 'node', '--no-maglev', '--snapshot-blob', '/app/snapshot.blob'])
+    // --no-maglev: V8's mid-tier compiler cost ~15 MiB of native memory under load (see the Dockerfile).
+    expect(Config.Entrypoint).toEqual(['tini', '--', 'node', '--no-maglev', '/app/server.mjs'])
     expect(Config.User).toMatch(/^[1-9]\d*(:\d+)?$/)
     expect(Object.keys(Config.ExposedPorts).sort()).toEqual(['8080/tcp', '8081/tcp'])
     expect(Object.keys(Config.Volumes ?? {})).toEqual(['/tmp'])
@@ -72,8 +71,7 @@ describe('the images at their heap limit', () => {
     async (service) => {
       const { Config } = await inspect(await lab.image(service))
       const [init, ...rest] = Config.Entrypoint
-      // node and its flags, without the snapshot it starts from: the script below is what runs.
-      const nodeAndFlags = rest.slice(0, rest.indexOf('--snapshot-blob'))
+      const nodeAndFlags = rest.slice(0, -1)
       const allocate = 'const kept = []; for (;;) kept.push(new Array(1e5).fill(1))'
       const started = Date.now()
       const exit = await docker(

@@ -1,16 +1,16 @@
-// Issue 14's floods, against the services started as the images start them (from the startup snapshots, with the
-// Dockerfiles' NODE_OPTIONS, MALLOC_* and --no-maglev): in-process the heap would be vitest's. Each test starts its own process, so one flood's leftovers
+// Issue 14's floods, against the bundles started as the images start them (the Dockerfiles' NODE_OPTIONS, MALLOC_*
+// and --no-maglev): in-process the heap would be vitest's. Each test starts its own process, so one flood's leftovers
 // never reach the next; each prints what it measured.
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { buildApp as buildPayment } from '../../services/payment/app.ts'
 import { DEFAULT_LIMITS } from '../../services/shared/app.ts'
-import { buildSnapshots, type ServiceName, startSnapshot } from '../support/bundle.ts'
+import { buildBundles, type ServiceName, startBundle } from '../support/bundle.ts'
 import { type Child, listeningPort } from '../support/process.ts'
 import { identity, Loopback } from '../support/services.ts'
 import { alive, connectionBurst, cpuMs, death, exposed, MemoryPeak, memory, pipelineFlood, probe } from './processes.ts'
 
-const snapshots = await buildSnapshots('dist/robustness')
+const bundles = await buildBundles('dist/robustness')
 // Processes a test starts end with it; those a describe's beforeAll starts end with the file.
 const running: Child[] = []
 const kept: Child[] = []
@@ -27,7 +27,7 @@ afterAll(async () => {
 const POD_LIMIT_MIB = 64
 
 async function launch(service: ServiceName, env: NodeJS.ProcessEnv = {}, owner = running) {
-  const child = startSnapshot(service, snapshots[service], { POD_NAME: `${service}-flooded`, ...env })
+  const child = startBundle(service, bundles[service], { POD_NAME: `${service}-flooded`, ...env })
   owner.push(child)
   const port = await listeningPort(child)
   const probePort = Number((await child.waitFor(/"port":(\d+),"msg":"probes listening"/))[1])

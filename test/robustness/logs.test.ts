@@ -1,14 +1,14 @@
-// Issue 14's log findings, read where a pod's logs are: the stdout of the services, started as the images start them
+// Issue 14's log findings, read where a pod's logs are: the stdout of the bundles, started as the images start them
 // (order in front of payment, both logging at info). A request id that is copied into every line and every upstream
 // call, and bytes a terminal or a log viewer would act on.
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildSnapshots, startSnapshot } from '../support/bundle.ts'
+import { buildBundles, startBundle } from '../support/bundle.ts'
 import { type Child, listeningPort } from '../support/process.ts'
 import { controlCharacters, type RawResponse, rawRequest, requestHead } from './support.ts'
 
-const snapshots = await buildSnapshots('dist/robustness-logs')
+const bundles = await buildBundles('dist/robustness-logs')
 let order: Child
 let payment: Child
 let orderPort = 0
@@ -25,7 +25,7 @@ afterAll(() => {
 })
 
 function startLogged(service: 'order' | 'payment', env: NodeJS.ProcessEnv): Child {
-  return startSnapshot(service, snapshots[service], { POD_NAME: `${service}-logged`, LOG_LEVEL: 'info', ...env })
+  return startBundle(service, bundles[service], { POD_NAME: `${service}-logged`, LOG_LEVEL: 'info', ...env })
 }
 
 /** The JSON log lines a process has written so far. */
