@@ -53,6 +53,8 @@ describe('how the live page asks order', () => {
   let page: Page
   const asked: Asked[] = []
   const spreads = () => asked.filter(({ url }) => url.includes('/payment/spread?'))
+  const sameVia = (a: string, b: string) =>
+    a.includes('/payment/spread?') && new URL(a).searchParams.get('via') === new URL(b).searchParams.get('via')
 
   beforeAll(async () => {
     await mkdir(ARTIFACTS, { recursive: true })
@@ -86,9 +88,12 @@ describe('how the live page asks order', () => {
     // 12 s at one spread per 3 s and its answer: 3 or 4, where the old page asked 36 spreads of 10 calls.
     expect(during.length).toBeGreaterThanOrEqual(3)
     expect(during.length).toBeLessThanOrEqual(5)
-    expect(during.map(({ url }) => new URL(url).searchParams.get('n'))).toEqual(
-      during.map(() => String(CALLS_PER_ROUND)),
-    )
+    // A panel whose last spread failed tries again with one call (on this shared machine a spread may time out).
+    const failedBefore = (i: number) =>
+      asked.some(({ at, url, status }) => at < during[i]!.at && sameVia(url, during[i]!.url) && status !== 200)
+    expect(
+      during.filter(({ url }, i) => new URL(url).searchParams.get('n') !== String(CALLS_PER_ROUND) && !failedBefore(i)),
+    ).toEqual([])
     const gaps = during.slice(1).map(({ at }, i) => at - during[i]!.at)
     expect(Math.min(...gaps)).toBeGreaterThan(ROUND_MS - 100)
     // The panels take turns.
