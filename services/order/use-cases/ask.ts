@@ -25,7 +25,9 @@ export function refused(call: UpstreamCall<unknown>, target: Target): HttpError 
     // The pod's own reason and Retry-After, when it gave them plainly: a full store is not a busy second.
     const reason = Value.Check(RefusalAnswer, call.body) ? call.body.message : 'the pod is at its limit'
     const retryAfterSeconds = call.retryAfterSeconds ?? 1
-    const message = `${target.url} answered 503: ${reason}; retry in ${retryAfterSeconds} s`
+    // Our pods' own refusals already end with when to retry; saying it twice reads as a glitch.
+    const advice = /retry in/i.test(reason) ? '' : `; retry in ${retryAfterSeconds} s`
+    const message = `${target.url} answered 503: ${reason}${advice}`
     return new HttpError(503, 'UPSTREAM_BUSY', message, { url: target.url, address }, { retryAfterSeconds })
   }
   return new HttpError(502, 'UPSTREAM_ERROR', `${target.url} answered ${statusCode}`, { url: target.url, address })

@@ -48,6 +48,22 @@ describe('askPod', () => {
     expect(counted).toEqual([{ service: 'payment', via: 'env', pod: '', outcome: 'UPSTREAM_ERROR' }])
   })
 
+  it('when a busy pod’s own reason already says when to retry, then order relays it without saying it again', async () => {
+    const reason = 'this pod is answering as many requests as its CPU allows (2 at once now); retry in 3 s'
+    const { port } = await servers.raw((_request, response) =>
+      response.writeHead(503, { 'retry-after': '3' }).end(JSON.stringify({ message: reason })),
+    )
+    const { upstream } = servers.countedUpstream(1_000)
+
+    const asking = askPod(upstream, ask(port))
+
+    await expect(asking).rejects.toMatchObject({
+      code: 'UPSTREAM_BUSY',
+      retryAfterSeconds: 3,
+      message: `http://127.0.0.1:${port}/ answered 503: ${reason}`,
+    })
+  })
+
   it('when the pod answers 503, then 503 UPSTREAM_BUSY asks the client to retry in a second', async () => {
     const { port } = await servers.raw((_request, response) => response.writeHead(503).end('{"status":"busy"}'))
     const { upstream, counted } = servers.countedUpstream(1_000)
