@@ -414,10 +414,13 @@ async function expectKillHandled(scenario: string, killed: Killed, stalled = fal
     `after the kill: exited at +${exitedAt - killedAt} ms, restarted at +${(restarts[0]?.startedAt ?? 0) - killedAt} ms, ready and routed by every node at ` +
       `+${backAt - killedAt} ms; failures at ${accounting.failures.map((r) => `${since(r)} (${r.ms} ms, ${r.status} ${r.code})`).join(', ') || 'none'}`,
   )
-  // Calls did meet the dead pod (the burst's, or the load's own), so what follows is about them.
-  expect(records.filter((r) => r.retriedAfter?.includes('ECONNREFUSED')).length).toBeGreaterThan(0)
   const inStall = (r: LoadRecord) =>
     stalled && result.startedAt + r.at < exitedAt && `${r.status} ${r.code}` === '504 UPSTREAM_TIMEOUT'
+  // Calls did meet the killed pod, so what follows is about them: refused once it was dead (the burst's, or the
+  // load's own), or, for an OOM kill whose memory stall outlasts the readiness probe, timed out while it stalled
+  // (the probe then takes it out of the endpoints before it dies, and nothing is refused).
+  const met = records.filter((r) => r.retriedAfter?.includes('ECONNREFUSED') || inStall(r))
+  expect(met.length).toBeGreaterThan(0)
   expect(show(records.filter((r) => r.kind === 'payment' && failed(r) && !inStall(r)))).toEqual([])
   // A clear failure: order's own 502/503, with a code and a message that says what happened, never a 500 or an
   // empty answer.
