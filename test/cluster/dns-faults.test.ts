@@ -1,17 +1,10 @@
-// A cluster DNS that is down, then one that loses half its queries (issue 13), on the emulated cluster with k8s/
-// applied: order's GET /payment?via=name and via=fqdn must answer DNS_FAILED, naming the name, within order's own
-// upstream timeout (UPSTREAM_TIMEOUT_MS, 2 s by default, which bounds the lookup: services/order/upstream/resolver.ts),
-// not after glibc's 5 s wait for a retry; via=env, an address from the Service variables, involves no name and must
-// still answer 200. Called with curl inside the order pod, as the walkthrough does; curl's own time_total is the
-// figure, so the cost of `kubectl exec` itself is not counted. Figures go to artifacts/dns-faults.json.
-import { mkdir, writeFile } from 'node:fs/promises'
-import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { ImageLab } from '../images/support.ts'
-import { k8sDir, loadManifests, repoRoot } from '../k8s/manifests.ts'
+import { k8sDir, loadManifests } from '../k8s/manifests.ts'
+import { writeFigures } from '../support/artifacts.ts'
 import { type Cluster, type Pod, startCluster } from './emulator/index.ts'
-import { failOnUnexpectedRestarts, imagesFor, restartsLeft } from './support.ts'
+import { endCluster, failOnUnexpectedRestarts, imagesFor } from './support.ts'
 
 const manifests = [loadManifests(k8sDir)]
 const lab = new ImageLab()
@@ -36,14 +29,7 @@ beforeAll(async () => {
 
 failOnUnexpectedRestarts(() => cluster)
 
-afterAll(async () => {
-  const left = restartsLeft(cluster)
-  await mkdir(path.join(repoRoot, 'artifacts'), { recursive: true })
-  await writeFile(path.join(repoRoot, 'artifacts/dns-faults.json'), `${JSON.stringify(figures, null, 2)}\n`)
-  await cluster?.stop()
-  await lab.cleanUp()
-  expect(left, 'container restarts after the last test').toEqual([])
-})
+afterAll(() => endCluster(cluster, lab, () => writeFigures('dns-faults.json', figures)))
 
 interface Answer {
   via: string

@@ -10,7 +10,7 @@ import { k8sDir, loadManifests } from '../k8s/manifests.ts'
 import { sh } from '../support/process.ts'
 import { type Cluster, type Pod, type Service, startCluster } from './emulator/index.ts'
 import { table } from './emulator/kubectl.ts'
-import { failOnUnexpectedRestarts, imagesFor, restartsLeft } from './support.ts'
+import { endCluster, failOnUnexpectedRestarts, imagesFor } from './support.ts'
 import { Transcript } from './transcript.ts'
 
 const base = loadManifests(k8sDir, 'kustomization')
@@ -172,13 +172,11 @@ beforeAll(async () => {
 
 failOnUnexpectedRestarts(() => cluster)
 
-afterAll(async () => {
-  const left = restartsLeft(cluster)
-  if (cluster) await transcript.write('lessons.txt')
-  await cluster?.stop()
-  await lab.cleanUp()
-  expect(left, 'container restarts after the last test').toEqual([])
-})
+afterAll(() =>
+  endCluster(cluster, lab, async () => {
+    if (cluster) await transcript.write('lessons.txt')
+  }),
+)
 
 describe('lesson 1: the search path, live', () => {
   test('when order resolves payment, then the first candidate the search path makes of it, asked of the pod’s nameserver, answers the ClusterIP', async () => {

@@ -1,20 +1,12 @@
-// Overload on the emulated cluster (issue 13), k8s/ applied with its 64Mi / 50m pods and the kubelet running the
-// manifests' own startup, liveness and readiness probes: a client pod (load.ts) keeps 300 requests going at once
-// through order's Service, half `POST /orders` on kept-alive connections, half `GET /payment?via=name` on a new
-// connection each, each loop sending its next as soon as it has an answer, for OVERLOAD_SECONDS (60 by default).
-// No order or payment container may restart or be OOM-killed, and once the load stops a normal request through the
-// Service is answered 200 again. Figures (answered/s, statuses, readiness seen, restarts) go to
-// artifacts/cluster-overload.json and the console.
-import { mkdir, writeFile } from 'node:fs/promises'
-import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { ImageLab } from '../images/support.ts'
-import { k8sDir, loadManifests, repoRoot } from '../k8s/manifests.ts'
+import { k8sDir, loadManifests } from '../k8s/manifests.ts'
+import { writeFigures } from '../support/artifacts.ts'
 import { containerMemory, mib } from '../support/memory.ts'
 import { type Cluster, type Pod, quantile, startCluster } from './emulator/index.ts'
 import { LoadGenerator, type LoadRun, loadGeneratorManifests } from './load.ts'
-import { failOnUnexpectedRestarts, imagesFor, restartsLeft } from './support.ts'
+import { endCluster, failOnUnexpectedRestarts, imagesFor } from './support.ts'
 
 const SECONDS = Number(process.env.OVERLOAD_SECONDS ?? 60)
 const LOOPS = 150
@@ -35,14 +27,7 @@ beforeAll(async () => {
 
 failOnUnexpectedRestarts(() => cluster)
 
-afterAll(async () => {
-  const left = restartsLeft(cluster)
-  await mkdir(path.join(repoRoot, 'artifacts'), { recursive: true })
-  await writeFile(path.join(repoRoot, 'artifacts/cluster-overload.json'), `${JSON.stringify(figures, null, 2)}\n`)
-  await cluster?.stop()
-  await lab.cleanUp()
-  expect(left, 'container restarts after the last test').toEqual([])
-})
+afterAll(() => endCluster(cluster, lab, () => writeFigures('cluster-overload.json', figures)))
 
 const ours = (): Pod[] => DEPLOYMENTS.flatMap((deployment) => cluster.pods({ deployment }))
 

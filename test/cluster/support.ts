@@ -38,3 +38,12 @@ export function failOnUnexpectedRestarts(cluster: () => Cluster | undefined): vo
 export function restartsLeft(cluster: Cluster | undefined): string[] {
   return (cluster?.takeRestarts() ?? []).map(describeRestart)
 }
+
+/** Ends a cluster test file: its own last writes, the cluster and its images gone, then no restart it did not cause. */
+export async function endCluster(cluster: Cluster | undefined, lab: ImageLab, last = async () => {}): Promise<void> {
+  const left = restartsLeft(cluster)
+  await last()
+  await cluster?.stop()
+  await lab.cleanUp()
+  expect(left, 'container restarts after the last test').toEqual([])
+}

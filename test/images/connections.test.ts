@@ -3,13 +3,11 @@
 // 1,024 at once (services/shared/limits.ts) and drops the rest at once; the ones it takes and that send nothing are
 // cut by its headers timeout. So what is asserted is what a user sees: the pod survives and keeps answering.
 // Memory as the kubelet counts it (cgroup v1 working set) goes to artifacts/connections.json and the console.
-import { mkdir, writeFile } from 'node:fs/promises'
 import { connect, type Socket } from 'node:net'
-import { join } from 'node:path'
 import type { StartedNetwork, StartedTestContainer } from 'testcontainers'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { writeFigures } from '../support/artifacts.ts'
 import { containerMemory as memory, mib } from '../support/memory.ts'
-import { repoRoot } from '../support/process.ts'
 import { ImageLab, inspect, PORT } from './support.ts'
 
 const CONNECTIONS = 5_000
@@ -30,8 +28,7 @@ beforeAll(async () => {
 }, 300_000)
 
 afterAll(async () => {
-  await mkdir(join(repoRoot, 'artifacts'), { recursive: true })
-  await writeFile(join(repoRoot, 'artifacts/connections.json'), `${JSON.stringify(figures, null, 2)}\n`)
+  await writeFigures('connections.json', figures)
   await lab.cleanUp()
 })
 

@@ -1,13 +1,8 @@
-// What a 50m / 64Mi pod does when it is sent far more than it can serve (issue 13): the images run as the
-// manifests run them, a closed-loop load of 300 connections for 60 s (several times what one pod serves), and beside
-// it a prober doing what the kubelet's liveness probe does, on the probe port. Figures go to artifacts/overload.json.
-import { mkdir, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import type { StartedNetwork, StartedTestContainer } from 'testcontainers'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { ImageLab, inspect, PORT } from '../images/support.ts'
+import { writeFigures } from '../support/artifacts.ts'
 import { closedLoop, type LoadRun, type ProbeRun, probeEverySecond } from '../support/load.ts'
-import { repoRoot } from '../support/process.ts'
 
 const SECONDS = Number(process.env.OVERLOAD_SECONDS ?? 60)
 const CONNECTIONS = 300
@@ -28,8 +23,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  await mkdir(join(repoRoot, 'artifacts'), { recursive: true })
-  await writeFile(join(repoRoot, 'artifacts/overload.json'), `${JSON.stringify(figures, null, 2)}\n`)
+  await writeFigures('overload.json', figures)
   await lab.cleanUp()
 })
 
