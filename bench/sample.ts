@@ -72,15 +72,24 @@ async function phase(pods: Pod[], request: Request, seconds: number, connections
   }
 }
 
+// A pod capped while warm had its in-flight limit set for a whole core: until the limit has followed the cap down
+// (services/shared/admission.ts) it refuses what it cannot serve in time, so warming goes on until it answers again.
+const WARM_TRIES = 5
+
 async function warm(pods: Pod[], request: Request, settings: Settings, what: string): Promise<void> {
-  const warmed = await load({
-    url: pods[0]!.url,
-    request,
-    connections: settings.connections,
-    duration: settings.warmup,
-  })
-  if (warmed.requests === 0)
-    throw new Error(`${what}: no 2xx answer while warming (${warmed.non2xx} non-2xx, ${warmed.errors} errors)`)
+  const seen = { non2xx: 0, errors: 0 }
+  for (let tries = 0; tries < WARM_TRIES; tries++) {
+    const warmed = await load({
+      url: pods[0]!.url,
+      request,
+      connections: settings.connections,
+      duration: settings.warmup,
+    })
+    if (warmed.requests > 0) return
+    seen.non2xx += warmed.non2xx
+    seen.errors += warmed.errors
+  }
+  throw new Error(`${what}: no 2xx answer while warming (${seen.non2xx} non-2xx, ${seen.errors} errors)`)
 }
 
 export async function sample(stage: Stage, c: Comparison, side: string, round_: number, s: Settings): Promise<Sample> {
