@@ -16,7 +16,12 @@ export interface Comparison {
   start: (stage: Stage, side: Side, options: PodOptions) => Promise<Pod[]>
   /** Our log levels; the first is what ships and what the target judges. */
   levels: string[]
+  /** With no CPU cap, warm and measure for so many requests instead of for seconds. */
+  uncappedRequests?: { warm: number; measured: number }
 }
+
+/** How long a load lasts: seconds, or so many requests. */
+type Span = { duration: number } | { amount: number }
 
 export interface Phase {
   rps: number
@@ -50,10 +55,10 @@ export interface Sample {
 /** Cores the front pod kept busy: under one, with no cap, means it waited on something (the load, its log pipe). */
 export const coresBusy = (p: Phase) => Math.round((p.cpuMsPerReq[0]! * p.rps) / 10) / 100
 
-async function phase(pods: Pod[], request: Request, seconds: number, connections: number): Promise<Phase> {
+async function phase(pods: Pod[], request: Request, span: Span, connections: number): Promise<Phase> {
   const before = pods.map((pod) => pod.cpuMs())
   const systemBefore = systemCpuMs(pods[0]!.id)
-  const result = await load({ url: pods[0]!.url, request, connections, duration: seconds })
+  const result = await load({ url: pods[0]!.url, request, connections, ...span })
   const cpu = pods.map((pod, i) => pod.cpuMs() - before[i]!)
   const system = systemCpuMs(pods[0]!.id) - systemBefore
   const { rps, p50Ms, p99Ms, requests, errors, non2xx, loadGenCpuMsPerReq } = result
@@ -76,15 +81,10 @@ async function phase(pods: Pod[], request: Request, seconds: number, connections
 // (services/shared/admission.ts) it refuses what it cannot serve in time, so warming goes on until it answers again.
 const WARM_TRIES = 5
 
-async function warm(pods: Pod[], request: Request, settings: Settings, what: string): Promise<void> {
+async function warm(pods: Pod[], request: Request, span: Span, settings: Settings, what: string): Promise<void> {
   const seen = { non2xx: 0, errors: 0 }
   for (let tries = 0; tries < WARM_TRIES; tries++) {
-    const warmed = await load({
-      url: pods[0]!.url,
-      request,
-      connections: settings.connections,
-      duration: settings.warmup,
-    })
+    const warmed = await load({ url: pods[0]!.url, request, connections: settings.connections, ...span })
     if (warmed.requests > 0) return
     seen.non2xx += warmed.non2xx
     seen.errors += warmed.errors
@@ -94,16 +94,18 @@ async function warm(pods: Pod[], request: Request, settings: Settings, what: str
 
 export async function sample(stage: Stage, c: Comparison, side: string, round_: number, s: Settings): Promise<Sample> {
   const hostBusyCores = await quietMachine(s.quick)
+  const timed = { duration: s.duration }
   const load1 = loadAverage()[0]!
   const pods = await c.start(stage, side === 'bare' ? 'bare' : 'ours', { logLevel: side, cpus: null })
   const peaks = new PeakSampler(pods.map((pod) => pod.id))
   try {
     const idleWorkingSetMiB = pods.map((pod) => pod.workingSetMiB())
-    await warm(pods, c.request, s, `${c.id} ${side}`)
-    const uncapped = await phase(pods, c.request, s.duration, s.connections)
+    const counted = c.uncappedRequests
+    await warm(pods, c.request, counted ? { amount: counted.warm } : { duration: s.warmup }, s, `${c.id} ${side}`)
+    const uncapped = await phase(pods, c.request, counted ? { amount: counted.measured } : timed, s.connections)
     await Promise.all(pods.map((pod) => pod.cap(POD.cpus)))
-    await warm(pods, c.request, s, `${c.id} ${side} at ${POD.cpus} cpu`)
-    const capped = await phase(pods, c.request, s.duration, s.connections)
+    await warm(pods, c.request, { duration: s.warmup }, s, `${c.id} ${side} at ${POD.cpus} cpu`)
+    const capped = await phase(pods, c.request, timed, s.connections)
     const peak = peaks.stop()
     const oomKilled = await Promise.all(pods.map((pod) => pod.oomKilled()))
     const peakWorkingSetMiB = pods.map((pod) => peak.get(pod.id) ?? Number.NaN)
