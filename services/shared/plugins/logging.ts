@@ -68,7 +68,7 @@ export function loggingOptions(options: LogOptions): FastifyServerOptions {
  * right after (payment's record of each charge): the same shape as every other line.
  */
 export function auditLogger(options: LogOptions): Logger {
-  const stream = options.auditStream ?? options.logStream ?? { write: (line: string) => writeSync(1, line) }
+  const stream = options.auditStream ?? options.logStream ?? { write: (line: string) => writeFully(1, line) }
   // A charge is recorded whatever LOG_LEVEL trims: one line per payment is not noise. Only silence silences it.
   const silent = options.logLevel === false || options.logLevel === 'silent'
   return pino({ ...pinoOptions(options), level: silent ? 'silent' : 'info' }, stream)
@@ -121,5 +121,5 @@ const PAUSE = new Int32Array(new SharedArrayBuffer(4))
 
 /** The streams of a running service: its lines batched, its audit lines written at once. */
 export function stdoutStreams(): Pick<LogOptions, 'logStream' | 'auditStream'> {
-  return { logStream: bufferedStdout(), auditStream: { write: (line) => writeSync(1, line) } }
+  return { logStream: bufferedStdout(), auditStream: { write: (line) => writeFully(1, line) } }
 }
