@@ -2,6 +2,7 @@
 // as this machine makes it) through 100k requests in steps, sampled every 50 ms for the peak, read after each step
 // for growth; RSS beside it (it also counts the node binary's shared pages, which the limit does not judge).
 import { setTimeout as sleep } from 'node:timers/promises'
+import { LEDGER_CAPACITY } from '../services/payment/ledger.ts'
 import { PeakSampler } from './cgroup.ts'
 import { log, type Settings } from './config.ts'
 import { type Pod, stopPods } from './containers.ts'
@@ -128,15 +129,13 @@ async function growth(
   }
 }
 
-const STORE_CAPACITY = 10_000
-
 export async function memory(stage: Stage, s: Settings): Promise<GrowthFigures[]> {
   const n = s.growthRequests
   log(`memory: payment GET / x ${n}`)
   const get = await growth('payment-get', `GET / x ${n}`, await startPayment(stage, 'ours'), { path: '/' }, n, s)
   // Both stores hold 10,000, and payment refuses keyed charges past 10,000 keys younger than 15 minutes
   // (services/payment/ledger.ts): so many orders fill both, and more would only be refused.
-  const orders = Math.min(n, STORE_CAPACITY)
+  const orders = Math.min(n, LEDGER_CAPACITY)
   log(`memory: order POST /orders x ${orders} (fills both in-memory stores)`)
   const chain = await startChain(stage, 'ours')
   const post = await growth('orders-post', `POST /orders x ${orders}`, chain, ORDER_POST, orders, s)

@@ -10,6 +10,9 @@ export type Charge =
   /** Every remembered key is younger than the retention: forgetting one could let its retry charge again. */
   | { outcome: 'full'; retryAfterSeconds: number }
 
+/** Payments kept and Idempotency-Keys remembered, unless a ledger is made with another capacity. */
+export const LEDGER_CAPACITY = 10_000
+
 export interface LedgerOptions {
   /** Payments kept, and Idempotency-Keys remembered (default 10,000 each). */
   capacity?: number
@@ -41,7 +44,7 @@ export class Ledger {
 
   constructor(
     identity: Identity,
-    { capacity = 10_000, retentionMs = 15 * 60_000, now = Date.now }: LedgerOptions = {},
+    { capacity = LEDGER_CAPACITY, retentionMs = 15 * 60_000, now = Date.now }: LedgerOptions = {},
   ) {
     this.#identity = identity
     this.#byId = new BoundedMap(capacity)
