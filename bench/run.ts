@@ -2,6 +2,7 @@
 // the host processes as a shorter second table. Writes bench/results/report.json, report.md and summary.md.
 //   BENCH_QUICK=1          a smoke run of a couple of minutes: every field, no measurement
 //   BENCH_DURATION=8       seconds per measured load     BENCH_CONNECTIONS=16     autocannon connections
+//   BENCH_CAPPED_DURATION=8  seconds per measured load at 0.05 cpu (quick: 3)
 //   BENCH_ROUNDS=3         rounds, ours and bare interleaved     BENCH_STARTUP_RUNS=5   starts per pod
 //   BENCH_ONLY=images,throughput,startup,memory,idle,page,process   the parts to run (images come with any pod part)
 //   BENCH_BEFORE=path      a saved report.json shown as "before" (default bench/baseline/report.json)
@@ -107,6 +108,7 @@ function meta(started: number, loadAverageBefore: number[], gitRevision: string)
     loadAverageBefore,
     loadAverageAfter: loadAverage(),
     durationSeconds: s.duration,
+    cappedDurationSeconds: s.cappedDuration,
     warmupSeconds: s.warmup,
     connections: s.connections,
     rounds: s.rounds,

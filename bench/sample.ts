@@ -105,7 +105,7 @@ export async function sample(stage: Stage, c: Comparison, side: string, round_: 
     const uncapped = await phase(pods, c.request, counted ? { amount: counted.measured } : timed, s.connections)
     await Promise.all(pods.map((pod) => pod.cap(POD.cpus)))
     await warm(pods, c.request, { duration: s.warmup }, s, `${c.id} ${side} at ${POD.cpus} cpu`)
-    const capped = await phase(pods, c.request, timed, s.connections)
+    const capped = await phase(pods, c.request, { duration: s.cappedDuration }, s.connections)
     const peak = peaks.stop()
     const oomKilled = await Promise.all(pods.map((pod) => pod.oomKilled()))
     const peakWorkingSetMiB = pods.map((pod) => peak.get(pod.id) ?? Number.NaN)

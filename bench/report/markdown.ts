@@ -12,7 +12,7 @@ function header(meta: Meta): string[] {
     `Load average (1, 5, 15 min) before ${meta.loadAverageBefore.join(' ')}, after ${meta.loadAverageAfter.join(' ')}: ` +
       'the cores are shared with other work, which only ever slows a run down.',
     `autocannon on the host, ${meta.connections} connections, ${meta.warmupSeconds} s warm-up then ${meta.durationSeconds} s ` +
-      `per measured load, ${meta.rounds} round(s), ours and bare interleaved. Bench took ${meta.benchSeconds} s.`,
+      `per measured load (${meta.cappedDurationSeconds ?? meta.durationSeconds} s at 0.05 cpu), ${meta.rounds} round(s), ours and bare interleaved. Bench took ${meta.benchSeconds} s.`,
   ]
 }
 

@@ -20,6 +20,8 @@ export interface Meta {
   loadAverageBefore: number[]
   loadAverageAfter: number[]
   durationSeconds: number
+  /** Absent from reports written before it had its own setting. */
+  cappedDurationSeconds?: number
   warmupSeconds: number
   connections: number
   rounds: number
