@@ -36,7 +36,7 @@ export const paymentRoutes: FastifyPluginAsyncTypebox<{ ledger: Ledger }> = asyn
       }
       if (charge.outcome === 'full') {
         const message = 'this pod remembers as many recent Idempotency-Keys as it can hold, none old enough to forget'
-        throw new HttpError(503, 'IDEMPOTENCY_STORE_FULL', `${message}; retry later`, {}, charge)
+        throw new HttpError(503, 'IDEMPOTENCY_STORE_FULL', `${message}; retry in ${charge.retryAfterSeconds} s`, {}, charge)
       }
       if (charge.outcome === 'conflict') {
         // Nothing about the earlier payment is told: the key's owner knows it, anyone else need not.
