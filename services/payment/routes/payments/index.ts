@@ -35,8 +35,9 @@ export const paymentRoutes: FastifyPluginAsyncTypebox<{ ledger: Ledger }> = asyn
         app.audit.info({ reqId: request.id, paymentId, orderId, amount, currency, idempotencyKey }, 'payment created')
       }
       if (charge.outcome === 'full') {
-        const message = 'this pod remembers as many recent Idempotency-Keys as it can hold, none old enough to forget'
-        throw new HttpError(503, 'IDEMPOTENCY_STORE_FULL', `${message}; retry in ${charge.retryAfterSeconds} s`, {}, charge)
+        const full = 'this pod remembers as many recent Idempotency-Keys as it can hold, none old enough to forget'
+        const message = `${full}; retry in ${charge.retryAfterSeconds} s`
+        throw new HttpError(503, 'IDEMPOTENCY_STORE_FULL', message, {}, charge)
       }
       if (charge.outcome === 'conflict') {
         // Nothing about the earlier payment is told: the key's owner knows it, anyone else need not.
