@@ -17,14 +17,17 @@ export interface PodOptions {
   logLevel?: string
   /** null: no CPU cap (the default for throughput, which caps a warm pod later). */
   cpus?: string | null
+  /** More of our payment pod's environment. */
+  paymentEnv?: Record<string, string>
 }
 
 const ORDER_POD = 'order-bench-5f2a'
 
-export function paymentSpec({ images }: Stage, side: Side, { logLevel = 'info', cpus = null }: PodOptions = {}) {
+export function paymentSpec({ images }: Stage, side: Side, options: PodOptions = {}) {
+  const { logLevel = 'info', cpus = null, paymentEnv = {} } = options
   const spec: PodSpec =
     side === 'ours'
-      ? { name: 'payment', image: images.payment, env: { ...IDENTITY, LOG_LEVEL: logLevel }, cpus }
+      ? { name: 'payment', image: images.payment, env: { ...IDENTITY, LOG_LEVEL: logLevel, ...paymentEnv }, cpus }
       : { name: 'bare payment', image: images.bare, env: { ...IDENTITY, BARE_ROLE: 'payment' }, cpus }
   return spec
 }

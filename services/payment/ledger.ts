@@ -12,6 +12,8 @@ export type Charge =
 
 /** Payments kept and Idempotency-Keys remembered, unless a ledger is made with another capacity. */
 export const LEDGER_CAPACITY = 10_000
+/** How long an Idempotency-Key is remembered unless IDEMPOTENCY_RETENTION_SECONDS says otherwise. */
+export const DEFAULT_RETENTION_MS = 15 * 60_000
 
 export interface LedgerOptions {
   /** Payments kept, and Idempotency-Keys remembered (default 10,000 each). */
@@ -44,7 +46,7 @@ export class Ledger {
 
   constructor(
     identity: Identity,
-    { capacity = LEDGER_CAPACITY, retentionMs = 15 * 60_000, now = Date.now }: LedgerOptions = {},
+    { capacity = LEDGER_CAPACITY, retentionMs = DEFAULT_RETENTION_MS, now = Date.now }: LedgerOptions = {},
   ) {
     this.#identity = identity
     this.#byId = new BoundedMap(capacity)
