@@ -108,6 +108,7 @@ function admit(request: IncomingMessage, response: ServerResponse, load: Load, h
       handler(request, response)
     },
     () => shed(request, response, load),
+    () => request.socket.readableEnded || request.destroyed,
   )
   response.once('close', cancel)
 }

@@ -2,21 +2,28 @@
 // for a place, in order, and are refused with a 503 and Retry-After when none frees in time; probes never wait.
 // The limit is made small here so that a few slow requests reach it; what the pod does with its CPU quota under
 // real load is test/overload's.
+import { execFileSync } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Admission, DEFAULT_ADMISSION } from '../../services/shared/admission.ts'
 import { Loopback, serviceApp } from '../support/services.ts'
 
 const servers = new Loopback()
 let base = ''
+let port = 0
 const WAIT_MS = 300
+const app = serviceApp({ limits: { inFlight: 2 }, admission: { waitMs: WAIT_MS, min: 2 } })
+let counted = 0
 
 beforeAll(async () => {
-  const app = serviceApp({ limits: { inFlight: 2 }, admission: { waitMs: WAIT_MS, min: 2 } })
+  app.get('/count', async () => {
+    counted++
+    return 'counted\n'
+  })
   app.get('/slow/:ms', async (request) => {
     await new Promise((resolve) => setTimeout(resolve, Number((request.params as { ms: string }).ms)))
     return 'done\n'
   })
-  base = (await servers.listen(app)).url
+  ;({ url: base, port } = await servers.listen(app))
 })
 afterAll(() => servers.close())
 
@@ -62,6 +69,37 @@ describe('admission', () => {
   })
 })
 
+/**
+ * Clients that each send a request and close the connection, as ones that timed out or were stopped do, while this
+ * process's event loop is held up as a CPU-starved pod's is: when it runs again, each connection waits in the accept
+ * queue with its request and its end both already there, as they were for the hundreds a pod under overload had.
+ */
+function goneClients(path: string, count: number): void {
+  const script = `const net = require('node:net'); let open = ${count};
+    for (let i = 0; i < ${count}; i++) {
+      const s = net.connect(${port}, '127.0.0.1', () => s.end('GET ${path} HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\n\\r\\n'));
+      s.on('finish', () => { s.destroy(); if (--open === 0) process.exit(0) });
+    }`
+  execFileSync(process.execPath, ['-e', script], { timeout: 10_000 })
+}
+
+describe('clients that have gone', () => {
+  // The limit has room for one more: before, each of these was taken on as it came and went all the way to its route.
+  it('when the pod is busy and requests come from clients that have already closed the connection, then no route runs for them and they are counted as abandoned', async () => {
+    const before = { counted, abandoned: app.load.admission.abandoned }
+    const busy = timed('/slow/1500')
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    goneClients('/count', 20)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(counted - before.counted).toBe(0)
+    expect(app.load.admission.abandoned - before.abandoned).toBe(20)
+    // One that stays for its answer is still served, beside the busy one.
+    expect((await timed('/count')).response.status).toBe(200)
+    expect(counted - before.counted).toBe(1)
+    await busy
+  })
+})
+
 describe('the adaptive limit', () => {
   const options = { ...DEFAULT_ADMISSION, max: 64, intervalMs: 20 }
 
@@ -86,7 +124,7 @@ describe('the adaptive limit', () => {
     admission.stop()
   })
 
-  it('when a client goes away while waiting, then its place is given to the next one', () => {
+  it('when a client goes away while waiting, then its place is given to the next one', async () => {
     const admission = new Admission({ ...options, max: 1 })
     const admitted: string[] = []
     admission.offer(
@@ -103,6 +141,8 @@ describe('the adaptive limit', () => {
     )
     cancel()
     admission.done()
+    // A waiting request is taken on once the loop has polled again (it may have been abandoned meanwhile).
+    await new Promise((resolve) => setTimeout(resolve, 20))
     expect(admitted).toEqual(['first', 'third'])
     admission.stop()
   })

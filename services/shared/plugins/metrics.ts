@@ -46,6 +46,11 @@ function loadMetrics(registry: Registry, load: Load): void {
   gauge('snackbar_requests_waiting', 'Requests waiting for a place', () => admission.waiting)
   gauge('snackbar_event_loop_delay_seconds', 'Event-loop delay at the last sample', () => admission.lagMs / 1000)
   total('snackbar_requests_shed_total', 'Requests answered 503 OVERLOADED before any route ran', () => load.shed)
+  total(
+    'snackbar_requests_abandoned_total',
+    'Requests dropped unanswered: their client closed the connection while they waited',
+    () => admission.abandoned,
+  )
   total('snackbar_connections_cut_total', 'Connections cut for pipelining past their share', () => load.cut)
 }
 
