@@ -9,8 +9,10 @@ const CONNECTIONS = 300
 // The manifests' liveness probe: failureThreshold 3 (a restart), timeoutSeconds 3.
 const FAILURE_THRESHOLD = 3
 const PROBE_PORT = 8081
-// How long a normal request may take to be answered again once the load stops (figure in artifacts/overload.json).
+// How long a normal request is tried for once the load stops (the figure is in artifacts/overload.json), and how
+// soon it must be answered: what the issue asks of a pod the load has left.
 const RECOVERY_MS = 60_000
+const RECOVERED_WITHIN_MS = 5_000
 
 const lab = new ImageLab()
 const figures: Record<string, unknown> = {}
@@ -105,8 +107,9 @@ describe.each([
     expect(result.state).toMatchObject({ Running: true, OOMKilled: false })
   })
 
-  test('when the load stops, then a normal request is answered again', () => {
+  test('when the load stops, then a normal request is answered again within 5 s', () => {
     expect(result.recoveredMs).not.toBeNull()
+    expect(result.recoveredMs).toBeLessThanOrEqual(RECOVERED_WITHIN_MS)
   })
 
   // 300 connections overload order at 50m; payment serves them all, about 300 a second, each within about a second.
