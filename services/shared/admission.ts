@@ -121,21 +121,22 @@ export class Admission {
         this.abandoned++
         continue
       }
-      if (now - head.since > this.options.waitMs) {
+      if (this.#hasRoom()) {
+        // A request is read in one turn and its connection's end, if the client had already closed it, only in the
+        // next (libuv stops at a short read): it is taken on once the loop has polled again. Those turns are not a
+        // wait for a place, so however long a starved loop makes them, they never turn it into a refusal.
+        if (this.#turn - head.turn < 2) {
+          this.#tick()
+          break
+        }
         this.#queue.shift()
-        this.refused++
-        head.refuse()
+        this.#take(head.admit)
         continue
       }
-      // A request is read in one turn and its connection's end, if the client had already closed it, only in the next
-      // (libuv stops at a short read): it is taken on once the loop has polled again.
-      if (this.#turn - head.turn < 2) {
-        this.#tick()
-        break
-      }
-      if (!this.#hasRoom()) break
+      if (now - head.since <= this.options.waitMs) break
       this.#queue.shift()
-      this.#take(head.admit)
+      this.refused++
+      head.refuse()
     }
     if (this.#queue.length > 0) this.#laterTurn()
   }

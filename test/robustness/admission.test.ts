@@ -124,6 +124,25 @@ describe('the adaptive limit', () => {
     admission.stop()
   })
 
+  it('when a request arrives with room to spare and the loop is then held past the wait, then it is served, not refused', async () => {
+    const admission = new Admission({ ...options, max: 4, waitMs: 20 })
+    const outcomes: string[] = []
+    admission.offer(
+      () => outcomes.push('first'),
+      () => outcomes.push('first refused'),
+    )
+    admission.offer(
+      () => outcomes.push('second'),
+      () => outcomes.push('second refused'),
+    )
+    // The turns it waits for its connection to be read again, made long as a starved pod's are.
+    const until = performance.now() + 50
+    while (performance.now() < until);
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    expect(outcomes).toEqual(['first', 'second'])
+    admission.stop()
+  })
+
   it('when a client goes away while waiting, then its place is given to the next one', async () => {
     const admission = new Admission({ ...options, max: 1 })
     const admitted: string[] = []
