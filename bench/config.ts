@@ -10,7 +10,7 @@ const number = (name: string, full: number, short: number) => Number(env[name] ?
 
 export const settings = {
   quick,
-  /** Seconds of each measured load; the same again is spent on the capped measurement. */
+  /** Seconds of each measured load with no CPU cap. */
   duration: number('BENCH_DURATION', 8, 1),
   // Capped, a chain answers some twenty requests a second, so each of 16 connections waits most of a second for its
   // answer: a one-second load would end before most of them came, and could count none.

@@ -11,11 +11,13 @@
 // for the next turn.
 //
 // Requests beyond either bound wait, briefly and in order, for a place; one that waits too long is answered 503 with
-// Retry-After. A request that arrives while others are being answered waits at least until the loop has read what
-// else its connection brought: a client that gave up (a timeout, Ctrl-C) has often closed the connection right
-// behind its request, and serving it anyway is what kept an overloaded pod busy for half a minute after its load
-// stopped (hundreds of such connections in the accept queue, each with a request that went all the way to payment). The wait matters to clients that retry at once (load generators, retry loops): answered 503 straight
+// Retry-After. The wait matters to clients that retry at once (load generators, retry loops): answered 503 straight
 // away, each of them sends its next request straight away, and refusing alone takes all of a 50m pod's CPU.
+//
+// A request that arrives while others are being answered waits at least until the loop has read what else its
+// connection brought: a client that gave up (a timeout, Ctrl-C) has often closed the connection right behind its
+// request, and serving it anyway is what kept an overloaded pod busy for half a minute after its load stopped
+// (hundreds of such connections in the accept queue, each with a request that went all the way to payment).
 
 export interface AdmissionOptions {
   /** The most requests at once, whatever the loop's delay. */
