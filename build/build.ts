@@ -42,7 +42,7 @@ export async function bundle(service: string, { outdir = 'dist', version = '' } 
     // The sources' `if (import.meta.main)` starts are theirs; in the bundle the entry in build/entries/ starts.
     define: { 'import.meta.main': 'false', SNACKBAR_BUILD: JSON.stringify(inlined) },
     banner: { js: COMMONJS_GLOBALS },
-    plugins: [builtinsAsRequire, lazyRequires],
+    plugins: [builtinsAsRequire, lazyRequires()],
     logLevel: 'warning',
   }
   const result = await build(options)
