@@ -7,6 +7,7 @@ import type { ConnectionMode } from '../schemas.ts'
 import { BROKEN, DEADLINE, errorCode, explain, isDnsFailure } from './failures.ts'
 import { Resolver } from './resolver.ts'
 import type { Target } from './targets.ts'
+import { loadUndici, type Undici } from './undici.ts'
 
 export interface UpstreamCall<T> {
   via: Target['via']
@@ -67,9 +68,15 @@ export function retryAfter(
   return undefined
 }
 
+interface Agents {
+  dispatchers: Record<ConnectionMode, Agent>
+  request: Undici['request']
+}
+
 interface Attempt {
   connection: ConnectionMode
   dispatcher: Agent
+  request: Undici['request']
   signal: AbortSignal
   started: number
   msLeft: number
@@ -82,8 +89,8 @@ interface Attempt {
 export class UpstreamClient {
   readonly #timeoutMs: number
   readonly #resolver: Resolver
-  #agents: Record<ConnectionMode, Agent> | undefined
-  #loading: Promise<Record<ConnectionMode, Agent>> | undefined
+  #agents: Agents | undefined
+  #loading: Promise<Agents> | undefined
 
   constructor(timeoutMs: number, resolver = new Resolver(timeoutMs)) {
     this.#timeoutMs = timeoutMs
@@ -123,12 +130,13 @@ export class UpstreamClient {
 
   /** One attempt, bounded by the call's deadline: the lookup, the connection, the headers and the whole body. */
   async #once<T>(target: Target, options: CallOptions, connection: ConnectionMode, deadline: number) {
-    const dispatcher = (this.#agents ?? (await this.#loadAgents()))[connection]
+    const { dispatchers, request } = this.#agents ?? (await this.#loadAgents())
+    const dispatcher = dispatchers[connection]
     const started = performance.now()
     const msLeft = Math.max(1, Math.ceil(deadline - started))
     const { signal, clear } = deadlineSignal(msLeft)
     try {
-      return await this.#exchange<T>(target, options, { connection, dispatcher, signal, started, msLeft })
+      return await this.#exchange<T>(target, options, { connection, dispatcher, request, signal, started, msLeft })
     } catch (error) {
       // undici reports the abort as its own error; the cause is that the call ran out of time. A lookup that timed
       // out in the same moment is the truer cause: the call never got as far as the upstream.
@@ -142,13 +150,13 @@ export class UpstreamClient {
   }
 
   async #exchange<T>(target: Target, options: CallOptions, attempt: Attempt) {
-    const { connection, dispatcher, signal, started } = attempt
+    const { connection, dispatcher, request, signal, started } = attempt
     // A new connection looks its name up again, as curl does; kept-alive ones keep the answer for its TTL.
     const addresses = await this.#resolver.resolve(target.host, attempt.msLeft, connection === 'new')
     const address = connection === 'new' ? anyOf(addresses) : addresses[0]!
     const at = `${isIP(address) === 6 ? `[${address}]` : address}:${target.port}`
     const hasBody = options.body !== undefined
-    const response = await dispatcher.request({
+    const response = await request(dispatcher, {
       signal,
       origin: `http://${at}`,
       path: options.path,
@@ -175,8 +183,8 @@ export class UpstreamClient {
    * undici is loaded on the first call rather than at start: evaluating it was a third of order's CPU to ready,
    * and no readiness probe needs it.
    */
-  #loadAgents(): Promise<Record<ConnectionMode, Agent>> {
-    this.#loading ??= import('undici').then(({ Agent }) => {
+  #loadAgents(): Promise<Agents> {
+    this.#loading ??= loadUndici().then(({ Agent, request }) => {
       const options = {
         connect: { timeout: this.#timeoutMs },
         headersTimeout: this.#timeoutMs,
@@ -186,12 +194,13 @@ export class UpstreamClient {
       }
       // Kept-alive sockets are let go before the server's own keep-alive (5 s) closes them under us.
       const keepAlive = { ...options, keepAliveTimeout: 4_000 }
-      this.#agents = {
+      const dispatchers = {
         new: new Agent(options),
         // A pool may open a second connection while the first is still being released, which would blur the pinning.
         reuse: new Agent({ ...keepAlive, connections: 1 }),
         pool: new Agent(keepAlive),
       }
+      this.#agents = { dispatchers, request }
       return this.#agents
     })
     return this.#loading
@@ -199,7 +208,7 @@ export class UpstreamClient {
 
   async close(): Promise<void> {
     const agents = this.#agents ?? (await this.#loading)
-    if (agents) await Promise.all(Object.values(agents).map((agent) => agent.close()))
+    if (agents) await Promise.all(Object.values(agents.dispatchers).map((agent) => agent.close()))
   }
 }
 
