@@ -180,8 +180,8 @@ export class UpstreamClient {
   }
 
   /**
-   * undici is loaded on the first call rather than at start: evaluating it was a third of order's CPU to ready,
-   * and no readiness probe needs it.
+   * undici is loaded after listening (by `warm`, or by a call that comes first), never before: evaluating it is a
+   * large share of order's CPU to ready, and no probe needs it.
    */
   #loadAgents(): Promise<Agents> {
     this.#loading ??= loadUndici().then(({ Agent, request }) => {
