@@ -3,6 +3,7 @@
 // The limit is made small here so that a few slow requests reach it; what the pod does with its CPU quota under
 // real load is test/overload's.
 import { execFileSync } from 'node:child_process'
+import { access } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Admission, DEFAULT_ADMISSION } from '../../services/shared/admission.ts'
 import { Loopback, serviceApp } from '../support/services.ts'
@@ -141,6 +142,52 @@ describe('the adaptive limit', () => {
     await new Promise((resolve) => setTimeout(resolve, 30))
     expect(outcomes).toEqual(['first', 'second'])
     admission.stop()
+  })
+
+  it('when many requests wait, then no more than the per-turn share is taken on between two check phases of the loop', async () => {
+    const perTurn = 8
+    const admission = new Admission({ ...options, max: 64, perTurn, waitMs: 5_000 })
+    // A check-phase callback queued before any of the admission's own: each run opens the next turn's count.
+    let turn = 0
+    let ticking = true
+    const ticker = () => {
+      turn++
+      if (ticking) setImmediate(ticker)
+    }
+    setImmediate(ticker)
+    const perTurnTaken = new Map<number, number>()
+    // Answers end in every phase, as real ones do: timers, check, and poll (where a file system callback runs, as
+    // a socket's does), so places free all through the turn.
+    const finish = [
+      (end: () => void) => setTimeout(end),
+      (end: () => void) => setImmediate(end),
+      (end: () => void) => access('.', end),
+    ]
+    let offered = 0
+    await new Promise<void>((resolve) => {
+      let answered = 0
+      const offer = () => {
+        const index = offered++
+        admission.offer(
+          () => {
+            perTurnTaken.set(turn, (perTurnTaken.get(turn) ?? 0) + 1)
+            finish[index % finish.length]!(() => {
+              admission.done()
+              if (++answered === 400) resolve()
+            })
+          },
+          () => {},
+        )
+      }
+      const arrive = () => {
+        for (let i = 0; i < 40 && offered < 400; i++) offer()
+        if (offered < 400) access('.', arrive)
+      }
+      arrive()
+    })
+    ticking = false
+    admission.stop()
+    expect(Math.max(...perTurnTaken.values())).toBeLessThanOrEqual(perTurn)
   })
 
   it('when a client goes away while waiting, then its place is given to the next one', async () => {
