@@ -22,6 +22,8 @@ export interface ServerSpec {
   script: string
   bare: boolean
   env?: Record<string, string>
+  /** After the script: `--write-code-cache` for the start that writes a bundle's code cache. */
+  args?: string[]
 }
 
 /** CPU time of every thread of a process, ms, to the nanosecond (/proc/<pid>/stat counts 10 ms ticks). */
@@ -44,7 +46,7 @@ export async function startServer(spec: ServerSpec, logDir: string, { waitReady 
   const runtime = spec.bare ? { NODE_OPTIONS: '' } : RUNTIME.env
   const env = { ...runtime, ...IDENTITY, PROBE_PORT: '0', ...spec.env, PORT: String(port), HOST: '127.0.0.1' }
   const startedAt = performance.now()
-  const child = new Child(process.execPath, [...flags, spec.script], env, { logFd })
+  const child = new Child(process.execPath, [...flags, spec.script, ...(spec.args ?? [])], env, { logFd })
   closeSync(logFd)
   const server: Server = {
     name: spec.name,

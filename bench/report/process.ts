@@ -47,7 +47,7 @@ export function processSection(rows: ProcessRow[], startup: ProcessStartup[]): s
   }
   if (startup.length) {
     const cells = startup.map((s) => [s.id, s.cpuToReadyMs, s.wallToReadyMs, s.runs])
-    out.push(table(['process', 'CPU ms to ready (compile cache as in the image)', 'wall ms', 'runs'], cells), '')
+    out.push(table(['process', 'CPU ms to ready (code cache as in the image)', 'wall ms', 'runs'], cells), '')
   }
   return out
 }

@@ -1,4 +1,5 @@
 import { startPayment } from '../../services/payment/server.ts'
 import { inlinedBuild } from './inlined.ts'
 
-await startPayment(inlinedBuild())
+// A script has no top-level await; a start that fails is an unhandled rejection, and Node exits with it.
+void startPayment(inlinedBuild())

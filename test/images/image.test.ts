@@ -1,6 +1,6 @@
 import type { StartedTestContainer } from 'testcontainers'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { docker, sh } from '../support/process.ts'
+import { docker, run, sh } from '../support/process.ts'
 import { baseUrl, ImageLab, inspect, REVISION, type Service, SOURCE, VERSION } from './support.ts'
 
 const lab = new ImageLab()
@@ -27,6 +27,13 @@ describe.each<Service>(['payment', 'order'])('the %s image', (service) => {
       'org.opencontainers.image.source': SOURCE,
     })
     expect(Config.Env).toContainEqual(expect.stringMatching(/^NODE_OPTIONS=.*--max-old-space-size=\d+/))
+  })
+
+  test("when started, then it runs with the code cache its build wrote: /app/app.cache is root's, and V8 took it", async () => {
+    expect((await sh(pod, 'stat -c "%U %s" /app/app.cache')).trim()).toMatch(/^root [1-9]\d{5,}$/)
+    // server.mjs says on stderr when V8 refuses the cache (build/entries/launch.ts).
+    const { stdout, stderr } = await run('docker', ['logs', pod.getId()])
+    expect(stdout + stderr).not.toMatch(/code cache/)
   })
 
   test('when started capped at 64 MiB and 0.05 cpu, then GET / names the container hostname as pod and the built version', async () => {

@@ -16,8 +16,6 @@ export function imageRuntime(service: ServiceName): { env: Record<string, string
     for (const [, key, value] of body!.replace(/\\\n/g, ' ').matchAll(/(\w+)=("[^"]*"|\S+)/g))
       env[key!] = value!.replace(/^"|"$/g, '')
   }
-  // The image's compile-cache path means nothing outside it.
-  delete env.NODE_COMPILE_CACHE
   const entrypoint = JSON.parse(/^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(runtimeStage)?.[1] ?? '["node"]') as string[]
   // [tini, --,] node, its flags, the bundle.
   return { env, nodeFlags: entrypoint.slice(entrypoint.indexOf('node') + 1, -1) }
