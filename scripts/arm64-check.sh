@@ -202,6 +202,8 @@ for service in payment order; do
   check "$service node process.arch" arm64 "$(docker exec "$prefix-$service-$run_id" node -p process.arch)"
   check "$service GET /readyz" "200 ok" "$(curl -s -w '%{http_code}' -o "$work/body" "127.0.0.1:$port/readyz") $(cat "$work/body")"
   check_prefix "$service GET /" "$service $version pod=$service-arm64 " "$(curl -s "127.0.0.1:$port/")"
+  # The code cache was written under emulation by the target's V8: the real start must take it (build/README.md).
+  check "$service code cache taken" 0 "$(docker logs "$prefix-$service-$run_id" 2>&1 | grep -c 'code cache')"
 done
 check_prefix "order GET /payment (via PAYMENT_SERVICE_HOST)" "payment pod=payment-arm64 " \
   "$(curl -s "127.0.0.1:$(host_port order)/payment")"

@@ -3,6 +3,8 @@
 // so it holds only the top level: every function the start calls was still parsed and compiled at each start.
 // A script's cache made after the start holds them all. `--write-code-cache` (the image build's one start) writes
 // it at exit; a cache V8 rejects (another Node, other flags) is said once on stderr and costs only the time it saves.
+// V8 checks a cache against its source's length only, so it must be written for this very app.cjs: the build makes
+// a new folder each time and the image copies both files in one layer.
 import { readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -13,13 +15,22 @@ const here = dirname(fileURLToPath(import.meta.url))
 const app = join(here, 'app.cjs')
 const cacheFile = join(here, 'app.cache')
 
-function compile(): Script {
-  let cachedData: Buffer | undefined
+function warn(msg: string): void {
+  process.stderr.write(`${JSON.stringify({ level: 40, time: new Date().toISOString(), msg })}\n`)
+}
+
+function readCache(): Buffer | undefined {
   try {
-    cachedData = readFileSync(cacheFile)
-  } catch {
-    // No cache (a bundle run outside its image): compiled as it runs.
+    return readFileSync(cacheFile)
+  } catch (error) {
+    // No cache is a bundle run outside its image: compiled as it runs. One that cannot be read costs the same, said.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') warn(`code cache ${cacheFile} unreadable: ${error}`)
+    return undefined
   }
+}
+
+function compile(): Script {
+  const cachedData = readCache()
   // One line with the bundle's first, so that stack traces keep its line numbers.
   const source = `(function (exports, require, module, __filename, __dirname) {${readFileSync(app, 'utf8')}\n})`
   const script = new Script(source, {
@@ -27,14 +38,7 @@ function compile(): Script {
     cachedData,
     importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   })
-  if (script.cachedDataRejected) {
-    const line = {
-      level: 40,
-      time: new Date().toISOString(),
-      msg: `code cache ${cacheFile} rejected: starting without it`,
-    }
-    process.stderr.write(`${JSON.stringify(line)}\n`)
-  }
+  if (script.cachedDataRejected) warn(`code cache ${cacheFile} rejected: starting without it`)
   return script
 }
 

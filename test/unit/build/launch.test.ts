@@ -1,7 +1,7 @@
 // The image's entry (build/entries/launch.ts) around a small script in the bundle's place: the code cache it writes
 // at exit holds what the start compiled, a later start takes it, and one V8 refuses is said and started without.
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Script } from 'node:vm'
@@ -68,8 +68,16 @@ describe('the launcher', () => {
     expect(run.stderr).toContain(`${join(dir, 'app.cjs')}:204`)
   })
 
-  it('when there is no cache, then the app starts without one', () => {
+  it('when the cache cannot be read, then the start says so on stderr and runs without it', () => {
     rmSync(join(dir, 'app.cache'))
+    mkdirSync(join(dir, 'app.cache'))
+    const run = launch()
+    expect(run.status).toBe(0)
+    expect(JSON.parse(run.stderr)).toMatchObject({ level: 40, msg: expect.stringMatching(/code cache .* unreadable/) })
+    rmSync(join(dir, 'app.cache'), { recursive: true })
+  })
+
+  it('when there is no cache, then the app starts without one', () => {
     expect(execFileSync(process.execPath, [join(dir, 'server.mjs')], { encoding: 'utf8' })).toMatch(/"started":200/)
   })
 })
