@@ -1,10 +1,4 @@
 import { startPayment } from '../../services/payment/server.ts'
-import { inlinedBuild } from './inlined.ts'
+import { startBundled } from './inlined.ts'
 
-// A script has no top-level await. A start that fails is thrown as an uncaught exception, as the module's
-// top-level await failed before: the process exits whatever NODE_OPTIONS says of unhandled rejections.
-startPayment(inlinedBuild()).catch((error: unknown) =>
-  process.nextTick(() => {
-    throw error
-  }),
-)
+startBundled(startPayment)
