@@ -4,11 +4,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyHttpOptions } from 'fastify'
+import { ACCEPTORS, acceptOnSeveralSockets } from './acceptors.ts'
 import { Admission, type AdmissionOptions, DEFAULT_ADMISSION } from './admission.ts'
 import { errorBody, errorLine } from './http-error.ts'
 
 export interface Limits {
-  /** Open connections; beyond it the server drops new ones at once (Node's maxConnections). */
+  /** Open connections; beyond it the server drops new ones at once (Node's maxConnections, across its sockets). */
   connections: number
   /**
    * The most requests answered at once, probes excepted; the working limit adapts below it to the CPU the pod gets
@@ -141,7 +142,7 @@ export function limitedServer(limits: Limits, load: Load) {
     // Past its last request a connection was told Connection: close; a client that sends more anyway is cut off, or
     // Node would answer every further one with a bare 503 for as long as it likes.
     server.on('dropRequest', (_request, socket) => socket.destroy())
-    server.maxConnections = limits.connections
+    acceptOnSeveralSockets(server, ACCEPTORS, limits.connections)
     return server
   }
 }

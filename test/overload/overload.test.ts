@@ -39,6 +39,9 @@ function summary(load: LoadRun, probes: ProbeRun) {
     answeredPerSecond: Math.round(load.outcomes.filter((o) => o.status > 0).length / load.seconds),
     okPerSecond: Math.round(by(200).length / load.seconds),
     statuses: Object.fromEntries([...new Set(load.outcomes.map((o) => o.status))].map((s) => [s, by(s).length])),
+    unanswered: Object.fromEntries(
+      [...new Set(by(0).map((o) => o.error))].map((e) => [e, by(0).filter((o) => o.error === e).length]),
+    ),
     refusedP50Ms: Math.round(p(refused, 0.5)),
     refusedP95Ms: Math.round(p(refused, 0.95)),
     probes: { sent: probes.results.length, okShare: probes.okShare, worstRun: probes.worstRun },
