@@ -134,7 +134,6 @@ export function limitedServer(limits: Limits, load: Load) {
     const server = createServer(options.http ?? {}, (request, response) => {
       if (countOnConnection(request, response, limits, load)) admit(request, response, load, handler)
     })
-    server.on('close', () => load.admission.stop())
     server.keepAliveTimeout = options.keepAliveTimeout ?? 5_000
     server.requestTimeout = options.requestTimeout ?? 0
     server.setTimeout(options.connectionTimeout ?? 0)
@@ -142,7 +141,12 @@ export function limitedServer(limits: Limits, load: Load) {
     // Past its last request a connection was told Connection: close; a client that sends more anyway is cut off, or
     // Node would answer every further one with a bare 503 for as long as it likes.
     server.on('dropRequest', (_request, socket) => socket.destroy())
-    acceptOnSeveralSockets(server, ACCEPTORS, limits.connections)
+    acceptOnSeveralSockets(server, {
+      count: ACCEPTORS,
+      cap: limits.connections,
+      http: options.http ?? {},
+      onClosed: () => load.admission.stop(),
+    })
     return server
   }
 }

@@ -63,14 +63,19 @@ describe('accepting connections', () => {
     expect(answered).toBe(connections)
   })
 
-  it('when the server is closed while requests are being answered on connections any socket took in, then the close waits for every answer', async () => {
-    const app = serviceApp()
+  it('when the server is closed while requests are answered or wait for a place on connections any socket took in, then the close waits for every answer', async () => {
+    const inFlight = 4
+    const app = serviceApp({ limits: { inFlight }, admission: { waitMs: 10_000 } })
+    let started = 0
     let finished = 0
+    let handedOver = 0
     // The requests on connections another socket took in are the slow ones: the server's own have ended by then.
     // Node's HTTP server sets socket.server to itself whoever accepted; net's own _server says who did.
     app.get('/slow', async (request) => {
-      const handedOver = (request.socket as Socket & { _server?: unknown })._server !== app.server
-      await new Promise((resolve) => setTimeout(resolve, handedOver ? 300 : 0))
+      started++
+      const other = (request.socket as Socket & { _server?: unknown })._server !== app.server
+      if (other) handedOver++
+      await new Promise((resolve) => setTimeout(resolve, other ? 50 : 0))
       return 'done\n'
     })
     app.addHook('onResponse', async () => {
@@ -83,11 +88,13 @@ describe('accepting connections', () => {
         () => 0,
       ),
     )
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    // Every request taken in: a few being answered, the rest waiting for a place.
+    while (started + app.load.admission.waiting < CLIENTS) await new Promise((resolve) => setTimeout(resolve, 5))
     // A pod exits once its app has closed: whatever is still unanswered then is cut off.
     const finishedWhenClosed = await app.close().then(() => finished)
     expect(await Promise.all(answers)).toEqual(Array(CLIENTS).fill(200))
     expect(finishedWhenClosed).toBe(CLIENTS)
+    expect(handedOver).toBeGreaterThan(0)
   })
 
   it('when the server is closed, then no listening socket takes a new connection', async () => {
