@@ -4,12 +4,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyHttpOptions } from 'fastify'
-import { ACCEPTORS, acceptOnSeveralSockets } from './acceptors.ts'
 import { Admission, type AdmissionOptions, DEFAULT_ADMISSION } from './admission.ts'
 import { errorBody, errorLine } from './http-error.ts'
 
 export interface Limits {
-  /** Open connections; beyond it the server drops new ones at once (Node's maxConnections, across its sockets). */
+  /** Open connections; beyond it the server drops new ones at once (Node's maxConnections). */
   connections: number
   /**
    * The most requests answered at once, probes excepted; the working limit adapts below it to the CPU the pod gets
@@ -134,6 +133,7 @@ export function limitedServer(limits: Limits, load: Load) {
     const server = createServer(options.http ?? {}, (request, response) => {
       if (countOnConnection(request, response, limits, load)) admit(request, response, load, handler)
     })
+    server.on('close', () => load.admission.stop())
     server.keepAliveTimeout = options.keepAliveTimeout ?? 5_000
     server.requestTimeout = options.requestTimeout ?? 0
     server.setTimeout(options.connectionTimeout ?? 0)
@@ -141,12 +141,7 @@ export function limitedServer(limits: Limits, load: Load) {
     // Past its last request a connection was told Connection: close; a client that sends more anyway is cut off, or
     // Node would answer every further one with a bare 503 for as long as it likes.
     server.on('dropRequest', (_request, socket) => socket.destroy())
-    acceptOnSeveralSockets(server, {
-      count: ACCEPTORS,
-      cap: limits.connections,
-      http: options.http ?? {},
-      onClosed: () => load.admission.stop(),
-    })
+    server.maxConnections = limits.connections
     return server
   }
 }
